@@ -1,0 +1,71 @@
+"""One typed settings object for every service, read from ``MIAO_*`` environment variables.
+
+The defaults run the embedded local stack (``miao dev``): anvil on 8545, the IPFS node on 5001,
+Redis on 6379, SQLite under ``var/``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# anvil's first three well-known development keys (mnemonic "test test ... junk"). Public, local only.
+ANVIL_KEYS = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9ecbe9ea4e7c5",
+)
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the API, the workers, the indexer and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="MIAO_", env_file=".env", extra="ignore")
+
+    # where runtime state lives: SQLite file, deployment file, IPFS repo, logs
+    var_dir: Path = REPO_ROOT / "var"
+    shared_dir: Path = REPO_ROOT.parent / "shared"
+
+    # chain
+    chain_rpc_url: str = "http://127.0.0.1:8545"
+    chain_id: int = 31337
+    deployment_file: Path | None = Field(
+        default=None,
+        description="JSON with the deployed contract addresses; default var/deployment.json",
+    )
+    deployer_key: str = ANVIL_KEYS[0]
+    """Admin of both contracts; in the local stack also the relayer, labeller and minter."""
+    receipt_timeout_s: float = 30.0
+
+    # IPFS (Kubo RPC API)
+    ipfs_api_url: str = "http://127.0.0.1:5001"
+    ipfs_timeout_s: float = 10.0
+
+    # Redis (Celery broker and results) and database
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///var/miao.db"
+    )
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @property
+    def deployment_path(self) -> Path:
+        return self.deployment_file or self.var_dir / "deployment.json"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'miao.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings`` instead)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""MIAO AI — miao layer."""

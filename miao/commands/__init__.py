@@ -1,0 +1,1 @@
+"""Sub-commands of ``miao``; each module exposes ``register(app)``."""

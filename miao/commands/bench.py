@@ -1,0 +1,22 @@
+"""``miao bench …``: benchmarks that print measured figures (``--json`` for one object).
+
+Each benchmark lives in its own module and adds itself to ``bench_app`` in ``register``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+bench_app = typer.Typer(
+    help="Measure gas, storage, labelling, pipeline and synthesis figures.", no_args_is_help=True
+)
+
+_BENCHES: list[str] = []
+
+
+def register(app: typer.Typer) -> None:
+    for module_name in _BENCHES:
+        importlib.import_module(module_name).register(bench_app)
+    app.add_typer(bench_app, name="bench")

@@ -1,0 +1,81 @@
+"""``miao dev``: run the embedded local stack until Ctrl-C, then stop everything it started."""
+
+from __future__ import annotations
+
+import signal
+import time
+from urllib.parse import urlparse
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def dev(
+    chain_port: int = typer.Option(
+        None, help="anvil port (default: from MIAO_CHAIN_RPC_URL, 8545)."
+    ),
+    block_time: float = typer.Option(0.0, help="Seconds per block; 0 mines on every transaction."),
+    keep_chain: bool = typer.Option(
+        False, help="Use a chain already answering at MIAO_CHAIN_RPC_URL instead of starting anvil."
+    ),
+) -> None:
+    """Start the chain, Redis, and deploy the contracts; Ctrl-C stops what was started."""
+    from backend.chain.deploy import deploy_and_save
+
+    from backend.settings import get_settings
+    from miao.stack import ManagedProcess, StackError, ensure_redis, port_is_open, start_anvil
+
+    settings = get_settings()
+    logs = settings.var_dir / "logs"
+    started: list[ManagedProcess] = []
+
+    def stop_all(*_: object) -> None:
+        for proc in reversed(started):
+            console.print(f"[dim]stopping {proc.name}[/]")
+            proc.stop()
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        rpc = urlparse(settings.chain_rpc_url)
+        host, port = rpc.hostname or "127.0.0.1", chain_port or rpc.port or 8545
+        if keep_chain and port_is_open(host, port):
+            console.print(f"chain: using the node at {host}:{port}")
+        else:
+            started.append(start_anvil(host, port, logs, block_time=block_time or None))
+            console.print(
+                f"[green]chain[/]  anvil on http://{host}:{port} (log {logs / 'anvil.log'})"
+            )
+        settings.chain_rpc_url = f"http://{host}:{port}"
+
+        redis = ensure_redis(settings.redis_url, logs, settings.var_dir / "redis")
+        if redis:
+            started.append(redis)
+            console.print(f"[green]redis[/]  started at {settings.redis_url}")
+        else:
+            console.print(f"[green]redis[/]  using the server at {settings.redis_url}")
+
+        deployment = deploy_and_save(settings)
+        console.print(f"[green]contracts[/] deployed, addresses in {settings.deployment_path}")
+        for name, address in deployment.addresses().items():
+            console.print(f"  {name:<14} {address}")
+
+        console.print("[bold]local stack is up[/] — Ctrl-C stops it")
+        while all(p.alive() for p in started):
+            time.sleep(0.5)
+        dead = [p for p in started if not p.alive()]
+        for p in dead:
+            console.print(f"[red]{p.name} exited[/]:\n{p.log_tail()}")
+        raise typer.Exit(1)
+    except StackError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("\n[dim]Ctrl-C: shutting down[/]")
+    finally:
+        stop_all()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dev")(dev)

@@ -1,0 +1,173 @@
+"""Start and stop the local services the stack needs: one place for ``miao dev`` and the tests.
+
+Each service is a child process with its own log file under ``var/logs``; a service that is
+already answering (Redis on the machine, say) is used as it is and never stopped by us.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from backend.settings import REPO_ROOT
+
+NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
+
+
+class StackError(RuntimeError):
+    """A service could not be started; the message says what to do about it."""
+
+
+class PortBusyError(StackError):
+    def __init__(self, service: str, host: str, port: int) -> None:
+        super().__init__(
+            f"{service}: port {host}:{port} is already in use by another process. "
+            f"Stop that process, or choose another port (see `miao dev --help`)."
+        )
+        self.service, self.host, self.port = service, host, port
+
+
+def port_is_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (for tests that start their own services)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def node_tool(name: str) -> Path:
+    """A binary installed by ``npm install`` (anvil, forge, jsipfs)."""
+    path = NODE_BIN / name
+    if not path.exists():
+        raise StackError(f"{path} is missing: run `make setup` (it runs `npm install`).")
+    return path
+
+
+@dataclass
+class ManagedProcess:
+    """A child service: started in its own process group, stopped with SIGTERM then SIGKILL."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        self.proc = subprocess.Popen(
+            list(map(str, self.argv)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(self.env or {})},
+            cwd=self.cwd,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float) -> None:
+        """Poll ``ready`` until true; fail with the tail of the log if the process died or hung."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if not self.alive():
+                raise StackError(f"{self.name} exited early:\n{self.log_tail()}")
+            time.sleep(0.1)
+        self.stop()
+        raise StackError(f"{self.name} did not become ready in {timeout:.0f}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+
+
+def start_anvil(
+    host: str, port: int, logs: Path, *, block_time: float | None = None
+) -> ManagedProcess:
+    """A fresh anvil chain (chain id 31337, the well-known dev accounts)."""
+    if port_is_open(host, port):
+        raise PortBusyError("anvil", host, port)
+    argv = [
+        str(node_tool("anvil")),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--chain-id",
+        "31337",
+        "--silent",
+    ]
+    if block_time:
+        argv += ["--block-time", str(block_time)]
+    proc = ManagedProcess("anvil", argv, logs / "anvil.log").start()
+    proc.wait_until(lambda: port_is_open(host, port), timeout=30)
+    return proc
+
+
+def ensure_redis(url: str, logs: Path, data_dir: Path) -> ManagedProcess | None:
+    """Use the Redis at ``url`` if it answers; else start ``redis-server`` there. None = not ours."""
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
+    if port_is_open(host, port):
+        return None
+    server = shutil.which("redis-server")
+    if server is None:
+        raise StackError(
+            f"No Redis answers at {url} and redis-server is not installed: "
+            "run `make setup` (it installs Debian's redis-server) or set MIAO_REDIS_URL."
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        server,
+        "--bind",
+        host,
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(data_dir),
+    ]
+    proc = ManagedProcess("redis", argv, logs / "redis.log").start()
+    proc.wait_until(lambda: port_is_open(host, port), timeout=15)
+    return proc

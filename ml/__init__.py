@@ -1,0 +1,1 @@
+"""MIAO AI — ml layer."""

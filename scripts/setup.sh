@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Install everything MIAO AI needs on a Debian machine with Python 3.11 and Node 20:
+# Debian packages that are missing, a virtualenv with the project, and the npm tooling.
+# Idempotent and quick when nothing changed (stamp files under .venv/ and node_modules/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+
+# 1. Debian packages, only those whose command is missing.
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "apt-get install ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    log "warning: missing ${need[*]} and cannot apt-get install them (not root or not Debian)"
+  fi
+fi
+
+# 2. Python virtualenv with the project (editable) and its dev tools.
+stamp=.venv/.miao-installed
+want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv with $PY"
+  "$PY" -m venv .venv
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "pip install -e .[dev] (torch is pinned to the 2.13.0 CPU build)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  echo "$want" > "$stamp"
+fi
+
+# 3. npm tooling: anvil, forge, solc-js, OpenZeppelin, the IPFS node.
+nstamp=node_modules/.miao-installed
+nwant=$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+if [ "$(cat "$nstamp" 2>/dev/null)" != "$nwant" ]; then
+  log "npm install"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  nwant=$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+  echo "$nwant" > "$nstamp"
+fi
+log "ready"
