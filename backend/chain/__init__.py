@@ -1,0 +1,1 @@
+"""Chain layer: compiled artifacts, a web3 client with a concurrency-safe signer, typed contract calls."""
