@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default sqlite:///var/miao.db"
     )
 
+    # chain event indexer (`miao index`)
+    index_confirmations: int = Field(
+        default=0, ge=0, description="Index only blocks at least this deep below the head"
+    )
+    index_batch_size: int = Field(default=500, ge=1, description="Blocks per batch/transaction")
+    index_poll_s: float = Field(default=1.0, gt=0, description="--follow: seconds between polls")
+
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
