@@ -6,11 +6,13 @@ Redis on 6379, SQLite under ``var/``.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +22,9 @@ ANVIL_KEYS = (
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9ecbe9ea4e7c5",
 )
+
+# Session-token key for the local stack only; the API warns when it runs with it.
+DEV_SESSION_SECRET = "miao-dev-session-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -62,6 +67,33 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    session_secret: str = Field(
+        default=DEV_SESSION_SECRET,
+        description="HMAC key for session tokens; the dev default is public (a warning is logged)",
+    )
+    session_ttl_s: int = Field(default=12 * 3600, gt=0, description="Session token lifetime")
+    session_cookie_secure: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (turn on in prod)"
+    )
+    siwe_domain: str = Field(
+        default="localhost:8000",
+        description="EIP-4361 domain (RFC 3986 authority) a sign-in message must name",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated or JSON)",
+    )
+    max_upload_mb: int = Field(default=20, gt=0, description="Upload size limit")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
 
     @property
     def deployment_path(self) -> Path:
