@@ -1,0 +1,318 @@
+"""A web3.py client with a local signer: the one way this code base sends transactions.
+
+Every transaction is gas-estimated first, so a revert surfaces as a typed ``ContractRevert``
+before anything is signed; it is then signed locally (eth-account) with EIP-1559 fees and a nonce
+from a process-wide, lock-protected counter per (node, account), so many threads can send from one
+account at once without nonce collisions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.providers.rpc import HTTPProvider
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
+from web3.types import RPCEndpoint, RPCResponse, TxParams
+
+from backend.chain.artifacts import load_artifact
+from backend.chain.errors import (
+    ChainUnavailable,
+    ContractRevert,
+    TransactionFailed,
+    TransactionRejected,
+    TransactionTimeout,
+    UnknownRevert,
+    decode_revert,
+)
+from backend.settings import Settings
+
+GAS_MARGIN = 1.2
+"""Gas limit = estimate x margin: estimates are exact on anvil, but state may move before mining."""
+
+_NONCE_ERRORS = ("nonce too low", "nonce too high", "already known", "replacement transaction")
+
+
+class _Provider(HTTPProvider):
+    """HTTPProvider whose connection failures raise ``ChainUnavailable`` (after brief retries)."""
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        try:
+            return super().make_request(method, params)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ChainUnavailable(f"no answer from {self.endpoint_uri} ({method}): {exc}") from exc
+
+
+def connect(rpc_url: str, *, request_timeout_s: float = 10.0) -> Web3:
+    """A ``Web3`` over HTTP whose unreachable node fails fast with ``ChainUnavailable``."""
+    provider = _Provider(
+        rpc_url,
+        request_kwargs={"timeout": request_timeout_s},
+        exception_retry_configuration=ExceptionRetryConfiguration(
+            errors=(requests.ConnectionError, requests.Timeout), retries=3, backoff_factor=0.05
+        ),
+    )
+    return Web3(provider)
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """A mined, successful transaction."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    receipt: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_receipt(cls, receipt: Mapping[str, Any]) -> TxResult:
+        return cls(
+            tx_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
+            block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+            receipt=receipt,
+        )
+
+
+class _NonceCounter:
+    """The next nonce of one account on one node; callers hold ``lock`` while they send."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._next: int | None = None
+
+    def current(self, w3: Web3, address: str) -> int:
+        if self._next is None:
+            self._next = w3.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
+        return self._next
+
+    def advance(self) -> None:
+        assert self._next is not None
+        self._next += 1
+
+    def resync(self) -> None:
+        """Forget the counter: the next send re-reads the node's pending count."""
+        self._next = None
+
+
+_counters: dict[tuple[str, str], _NonceCounter] = {}
+_counters_lock = threading.Lock()
+
+
+def _nonce_counter(rpc_url: str, address: str) -> _NonceCounter:
+    with _counters_lock:
+        return _counters.setdefault((rpc_url, address), _NonceCounter())
+
+
+def _revert_from(exc: ContractLogicError, context: str) -> ContractRevert:
+    if isinstance(exc.data, str) and exc.data.startswith("0x"):
+        return decode_revert(exc.data, context)
+    return UnknownRevert({"message": exc.message or str(exc)}, context=context)
+
+
+class ChainClient:
+    """One signer on one node. ``with_key`` gives another signer over the same connection."""
+
+    def __init__(
+        self,
+        rpc_url: str,
+        private_key: str,
+        *,
+        receipt_timeout_s: float = 30.0,
+        poll_interval_s: float = 0.05,
+        w3: Web3 | None = None,
+    ) -> None:
+        self.rpc_url = rpc_url
+        self.w3 = w3 or connect(rpc_url)
+        self.account: LocalAccount = Account.from_key(private_key)
+        self.receipt_timeout_s = receipt_timeout_s
+        self.poll_interval_s = poll_interval_s
+        self._nonces = _nonce_counter(rpc_url, self.account.address)
+        self._chain_id: int | None = None
+        self._contract_names: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, private_key: str | None = None) -> ChainClient:
+        return cls(
+            settings.chain_rpc_url,
+            private_key or settings.deployer_key,
+            receipt_timeout_s=settings.receipt_timeout_s,
+        )
+
+    def with_key(self, private_key: str) -> ChainClient:
+        """Another signer (a relayer, a user wallet) sharing this client's connection."""
+        return ChainClient(
+            self.rpc_url,
+            private_key,
+            receipt_timeout_s=self.receipt_timeout_s,
+            poll_interval_s=self.poll_interval_s,
+            w3=self.w3,
+        )
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = self.w3.eth.chain_id
+        return self._chain_id
+
+    def block_number(self) -> int:
+        return self.w3.eth.block_number
+
+    def balance(self, address: str | None = None) -> int:
+        return self.w3.eth.get_balance(address or self.address)  # type: ignore[arg-type]
+
+    def contract(self, name: str, address: str) -> Contract:
+        """A web3 contract for a compiled artifact (``SoundRegistry``, ``MeowNFT``) at ``address``."""
+        checksum = Web3.to_checksum_address(address)
+        self._contract_names[checksum] = name
+        return self.w3.eth.contract(address=checksum, abi=load_artifact(name).abi)
+
+    def sign_typed_data(self, typed_data: dict[str, Any]) -> bytes:
+        """This account's EIP-712 signature (65 bytes), as ``eth_signTypedData_v4`` makes it."""
+        return bytes(self.account.sign_typed_data(full_message=typed_data).signature)
+
+    # --- reads -------------------------------------------------------------------------------
+    def call(self, fn: Any) -> Any:
+        """Call a view function; a revert raises its typed ``ContractRevert``."""
+        try:
+            return fn.call({"from": self.address})
+        except ContractLogicError as exc:
+            raise _revert_from(exc, self._context(fn)) from None
+
+    # --- writes ------------------------------------------------------------------------------
+    def transact(self, fn: Any, *, gas: int | None = None, value: int = 0) -> TxResult:
+        """Estimate, sign, send and wait for a contract call; returns the successful receipt.
+
+        ``gas`` skips estimation (the transaction is then sent even if it will revert, and the
+        failed receipt is re-simulated to name the error).
+        """
+        context = self._context(fn)
+        params: TxParams = {"from": self.address, "value": value}  # type: ignore[typeddict-item]
+        if gas is None:
+            try:
+                estimate = fn.estimate_gas(params)
+            except ContractLogicError as exc:
+                raise _revert_from(exc, context) from None
+            gas = int(estimate * GAS_MARGIN)
+        fees = self.fees()
+        tx_hash = self._send(
+            lambda nonce: fn.build_transaction(
+                {**params, **fees, "gas": gas, "nonce": nonce, "chainId": self.chain_id}
+            )
+        )
+        return self.wait_for_receipt(tx_hash, context=context)
+
+    def deploy(self, name: str, *args: Any) -> tuple[str, TxResult]:
+        """Deploy the artifact ``name`` with constructor ``args``; returns (address, receipt)."""
+        artifact = load_artifact(name)
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        result = self.transact(factory.constructor(*args))
+        address = result.receipt["contractAddress"]
+        self._contract_names[address] = name
+        return address, result
+
+    def transfer(self, to: str, value_wei: int) -> TxResult:
+        """Send plain ether (funding a fresh wallet, say)."""
+        fees = self.fees()
+        tx_hash = self._send(
+            lambda nonce: {
+                "from": self.address,
+                "to": Web3.to_checksum_address(to),
+                "value": value_wei,
+                "gas": 21_000,
+                "nonce": nonce,
+                "chainId": self.chain_id,
+                **fees,
+            }
+        )
+        return self.wait_for_receipt(tx_hash, context="transfer")
+
+    def fees(self) -> dict[str, int]:
+        """EIP-1559 fees: tip from the node, max fee = 2 x base fee + tip (survives 6 full blocks)."""
+        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        tip = int(self.w3.eth.max_priority_fee)
+        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+    def send_unsigned(self, build: Callable[[int], Mapping[str, Any]]) -> str:
+        """Sign and send ``build(nonce)`` without waiting; returns the transaction hash."""
+        return self._send(build)
+
+    def _send(self, build: Callable[[int], Mapping[str, Any]]) -> str:
+        """Sign and send under the account's nonce lock; one retry after a nonce conflict.
+
+        Holding the lock through the send means a failed send never leaves a gap behind later
+        nonces; after a failure the counter is re-read from the node's pending count.
+        """
+        with self._nonces.lock:
+            for attempt in (1, 2):
+                nonce = self._nonces.current(self.w3, self.address)
+                signed = self.account.sign_transaction(dict(build(nonce)))
+                try:
+                    tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                except Web3RPCError as exc:
+                    self._nonces.resync()
+                    if attempt == 1 and any(m in str(exc).lower() for m in _NONCE_ERRORS):
+                        continue
+                    raise TransactionRejected(f"node refused the transaction: {exc}") from exc
+                except BaseException:
+                    self._nonces.resync()
+                    raise
+                self._nonces.advance()
+                return tx_hash.to_0x_hex()
+        raise AssertionError("unreachable")
+
+    def wait_for_receipt(
+        self, tx_hash: str, timeout_s: float | None = None, *, context: str = ""
+    ) -> TxResult:
+        """The receipt of ``tx_hash``; ``TransactionTimeout`` if none in time, a typed revert if
+        it failed (the transaction is re-simulated to recover the reason)."""
+        timeout = self.receipt_timeout_s if timeout_s is None else timeout_s
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                HexBytes(tx_hash), timeout=timeout, poll_latency=self.poll_interval_s
+            )
+        except TimeExhausted:
+            raise TransactionTimeout(tx_hash, timeout) from None
+        if receipt["status"] != 1:
+            raise self._failure(tx_hash, receipt, context)
+        return TxResult.from_receipt(receipt)
+
+    def _failure(self, tx_hash: str, receipt: Mapping[str, Any], context: str) -> Exception:
+        """Re-run a failed transaction as ``eth_call`` at its block, then just before it."""
+        tx = self.w3.eth.get_transaction(HexBytes(tx_hash))
+        call: TxParams = {
+            "from": tx["from"],
+            "data": tx["input"],
+            "value": tx["value"],
+            "gas": tx["gas"],
+        }
+        if tx.get("to"):
+            call["to"] = tx["to"]
+        block = int(receipt["blockNumber"])
+        for at in (block, block - 1):
+            try:
+                self.w3.eth.call(call, block_identifier=at)
+            except ContractLogicError as exc:
+                revert = _revert_from(exc, context)
+                revert.tx_hash = tx_hash
+                return revert
+        used = f"gas used {receipt['gasUsed']} of {tx['gas']}"
+        return TransactionFailed(tx_hash, f"no revert reason on re-simulation ({used})")
+
+    def _context(self, fn: Any) -> str:
+        name = getattr(fn, "fn_name", None) or "constructor"
+        contract = self._contract_names.get(getattr(fn, "address", None) or "", "")
+        return f"{contract}.{name}" if contract else name
