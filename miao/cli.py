@@ -23,6 +23,7 @@ _COMMANDS: list[str] = [
     "miao.commands.dev",
     "miao.commands.bench",
     "miao.commands.db",
+    "miao.commands.cid",
 ]
 
 

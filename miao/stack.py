@@ -171,3 +171,99 @@ def ensure_redis(url: str, logs: Path, data_dir: Path) -> ManagedProcess | None:
     proc = ManagedProcess("redis", argv, logs / "redis.log").start()
     proc.wait_until(lambda: port_is_open(host, port), timeout=15)
     return proc
+
+
+def _ipfs_api_answers(url: str) -> bool:
+    """True when an IPFS RPC API answers ``version`` at ``url`` (http://host:port)."""
+    import urllib.request
+
+    try:
+        request = urllib.request.Request(f"{url}/api/v0/version", method="POST")
+        with urllib.request.urlopen(request, timeout=1.0) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _configure_ipfs_repo(repo_dir: Path, api_port: int, gateway_port: int) -> None:
+    """Make the repo the project's own: local ports only, no swarm, no peers, no discovery."""
+    import json
+
+    config_path = repo_dir / "config"
+    config = json.loads(config_path.read_text())
+    addresses = config.setdefault("Addresses", {})
+    addresses.update(
+        Swarm=[],  # no listeners: the js daemon only runs offline here with an empty swarm
+        API=f"/ip4/127.0.0.1/tcp/{api_port}",
+        Gateway=f"/ip4/127.0.0.1/tcp/{gateway_port}",
+        Announce=[],
+        NoAnnounce=[],
+        Delegates=[],
+    )
+    addresses.pop("RPC", None)  # the js daemon's gRPC-over-websocket API: unused, one port fewer
+    config["Bootstrap"] = []
+    config["Discovery"] = {
+        "MDNS": {"Enabled": False, "Interval": 10},
+        "webRTCStar": {"Enabled": False},
+    }
+    config.setdefault("Pubsub", {})["Enabled"] = False
+    config["Routing"] = {"Type": "none"}
+    tmp = config_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config, indent=2))
+    tmp.replace(config_path)
+
+
+def _clear_stale_ipfs_lock(repo_dir: Path) -> None:
+    """Remove the lock a killed daemon left; refuse when a live daemon still holds the repo.
+
+    A live js-ipfs daemon touches ``repo.lock`` every 10 s (proper-lockfile, 20 s stale time).
+    """
+    lock = repo_dir / "repo.lock"
+    if not lock.exists():
+        return
+    first = lock.stat().st_mtime
+    deadline = time.monotonic() + 11
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            if lock.stat().st_mtime != first:
+                raise StackError(
+                    f"another IPFS daemon is using the repo {repo_dir}: stop it first."
+                )
+        except FileNotFoundError:
+            return
+    shutil.rmtree(lock, ignore_errors=True)
+    (repo_dir / "api").unlink(missing_ok=True)
+
+
+def start_ipfs(repo_dir: Path, api_port: int, gateway_port: int, logs: Path) -> ManagedProcess:
+    """An offline IPFS node (npm ``ipfs`` 0.66.1 daemon, Kubo RPC API) with its repo in ``repo_dir``.
+
+    The repo is created on first use and kept; its config is rewritten on every start so the ports
+    are always the ones asked for. The API listens on 127.0.0.1 only.
+    """
+    host = "127.0.0.1"
+    for port in (api_port, gateway_port):
+        if port_is_open(host, port):
+            raise PortBusyError("ipfs", host, port)
+    jsipfs = node_tool("jsipfs")
+    env = {"IPFS_PATH": str(repo_dir), "IPFS_MONITORING": ""}
+    if not (repo_dir / "config").exists():
+        repo_dir.parent.mkdir(parents=True, exist_ok=True)
+        init = subprocess.run(
+            [str(jsipfs), "init", "--empty-repo"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if init.returncode != 0:
+            raise StackError(f"ipfs init in {repo_dir} failed:\n{init.stdout}{init.stderr}")
+    _configure_ipfs_repo(repo_dir, api_port, gateway_port)
+    _clear_stale_ipfs_lock(repo_dir)
+    argv = [str(jsipfs), "daemon", "--offline", "--enable-preload=false"]
+    proc = ManagedProcess("ipfs", argv, logs / "ipfs.log", env=env).start()
+    url = f"http://{host}:{api_port}"
+    proc.wait_until(lambda: _ipfs_api_answers(url), timeout=90)
+    return proc
