@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.ipfs",
     "tests.fixtures.db",
     "tests.fixtures.shared",
+    "tests.fixtures.api",
 ]

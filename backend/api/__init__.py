@@ -1,0 +1,1 @@
+"""The FastAPI gateway: app factory, dependencies, error format, one router per resource."""
