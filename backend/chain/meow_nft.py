@@ -67,7 +67,12 @@ class MeowNFT:
         return self.client.transact(fn)
 
     def grant_role(self, role: bytes, account: str) -> TxResult:
+        """Give ``account`` a role (the role's admin only: ``DEFAULT_ADMIN_ROLE`` here)."""
         fn = self.contract.functions.grantRole(role, Web3.to_checksum_address(account))
+        return self.client.transact(fn)
+
+    def revoke_role(self, role: bytes, account: str) -> TxResult:
+        fn = self.contract.functions.revokeRole(role, Web3.to_checksum_address(account))
         return self.client.transact(fn)
 
     def _minted(self, tx: TxResult) -> Minted:

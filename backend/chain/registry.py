@@ -137,7 +137,12 @@ class SoundRegistry:
         return self.client.transact(fn)
 
     def grant_role(self, role: bytes, account: str) -> TxResult:
+        """Give ``account`` a role (the role's admin only: ``DEFAULT_ADMIN_ROLE`` here)."""
         fn = self.contract.functions.grantRole(role, Web3.to_checksum_address(account))
+        return self.client.transact(fn)
+
+    def revoke_role(self, role: bytes, account: str) -> TxResult:
+        fn = self.contract.functions.revokeRole(role, Web3.to_checksum_address(account))
         return self.client.transact(fn)
 
     # --- relayed registration: what the contributor signs --------------------------------------

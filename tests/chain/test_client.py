@@ -1,0 +1,128 @@
+"""The client's own guarantees: nonces under concurrency, receipts, failures, an absent node."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from backend.chain.client import ChainClient, TxResult
+from backend.chain.dev_accounts import dev_key
+from backend.chain.errors import ChainUnavailable, SoundAlreadyRegistered, TransactionTimeout
+from backend.chain.registry import Kind, SoundRegistry
+from backend.chain.values import hex0x
+from miao.stack import free_port, start_anvil
+
+pytestmark = pytest.mark.chain
+
+CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+
+
+def test_twenty_concurrent_transactions_land_with_distinct_nonces(
+    registry: SoundRegistry, admin_client: ChainClient
+) -> None:
+    """20 threads send from one account at the same instant; every one is mined."""
+    sender = admin_client.with_key(dev_key(6))
+    as_sender = registry.as_signer(sender)
+    digests = [os.urandom(32) for _ in range(20)]
+    first_nonce = admin_client.w3.eth.get_transaction_count(sender.address, "pending")
+    start = threading.Barrier(len(digests))
+
+    def register(digest: bytes) -> TxResult:
+        start.wait()
+        return as_sender.register_sound(digest, Kind.CAT, CID)
+
+    with ThreadPoolExecutor(len(digests)) as pool:
+        results = list(pool.map(register, digests))
+
+    nonces = sorted(admin_client.w3.eth.get_transaction(r.tx_hash)["nonce"] for r in results)
+    assert nonces == list(range(first_nonce, first_nonce + 20))
+    assert len({r.tx_hash for r in results}) == 20
+    for digest in digests:
+        sound = registry.sound(digest)
+        assert sound is not None and sound.contributor == sender.address
+
+
+def test_nonce_resyncs_after_the_account_is_used_elsewhere(admin_client: ChainClient) -> None:
+    """Another process spends the next nonce; the client's send fails once, re-reads, lands."""
+    client = admin_client.with_key(dev_key(7))
+    client.transfer(admin_client.address, 1)  # the client's counter is now primed
+    w3 = client.w3
+    outside = Account.sign_transaction(
+        {
+            "to": admin_client.address,
+            "value": 1,
+            "gas": 21_000,
+            "nonce": w3.eth.get_transaction_count(client.address, "pending"),
+            "chainId": client.chain_id,
+            **client.fees(),
+        },
+        dev_key(7),
+    )
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(outside.raw_transaction))
+
+    result = client.transfer(admin_client.address, 2)
+
+    assert (
+        w3.eth.get_transaction(result.tx_hash)["nonce"]
+        == w3.eth.get_transaction(outside.hash)["nonce"] + 1
+    )
+
+
+def test_failed_receipt_is_resimulated_to_name_the_error(
+    registry: SoundRegistry, user_client: ChainClient, new_digest: bytes
+) -> None:
+    """A transaction sent without estimation (fixed gas) is mined, fails, and is explained."""
+    as_user = registry.as_signer(user_client)
+    as_user.register_sound(new_digest, Kind.CAT, CID)
+    duplicate = registry.contract.functions.registerSound(new_digest, int(Kind.CAT), CID, "")
+
+    with pytest.raises(SoundAlreadyRegistered) as exc:
+        user_client.transact(duplicate, gas=200_000)
+
+    assert exc.value.named_args == {"soundId": hex0x(new_digest)}
+    assert exc.value.tx_hash is not None
+    assert user_client.w3.eth.get_transaction_receipt(exc.value.tx_hash)["status"] == 0
+
+
+@pytest.fixture
+def unmined_anvil(tmp_path: Path) -> Iterator[str]:
+    """A throw-away anvil that stops mining: transactions stay pending."""
+    port = free_port()
+    proc = start_anvil("127.0.0.1", port, tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    ChainClient(url, dev_key(0)).w3.provider.make_request("evm_setAutomine", [False])
+    yield url
+    proc.stop()
+
+
+def test_receipt_timeout(unmined_anvil: str) -> None:
+    client = ChainClient(unmined_anvil, dev_key(0), receipt_timeout_s=0.5)
+
+    with pytest.raises(TransactionTimeout) as exc:
+        client.transfer(dev_key_address(1), 10)
+
+    assert exc.value.timeout_s == 0.5
+    client.w3.provider.make_request("evm_mine", [])
+    mined = client.wait_for_receipt(exc.value.tx_hash)  # it was sent; mined later, found later
+    assert mined.tx_hash == exc.value.tx_hash
+
+
+def dev_key_address(index: int) -> str:
+    return Account.from_key(dev_key(index)).address
+
+
+def test_unreachable_node_raises_chain_unavailable_fast() -> None:
+    client = ChainClient(f"http://127.0.0.1:{free_port()}", dev_key(0))
+    began = time.monotonic()
+    with pytest.raises(ChainUnavailable):
+        client.block_number()
+    with pytest.raises(ChainUnavailable):
+        client.transfer(dev_key_address(1), 1)
+    assert time.monotonic() - began < 10  # a hang guard (no long retry/backoff), not a benchmark
