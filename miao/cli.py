@@ -23,7 +23,9 @@ _COMMANDS: list[str] = [
     "miao.commands.dev",
     "miao.commands.bench",
     "miao.commands.db",
+    "miao.commands.index",
     "miao.commands.cid",
+    "miao.commands.api",
 ]
 
 
