@@ -22,6 +22,7 @@ app = typer.Typer(
 _COMMANDS: list[str] = [
     "miao.commands.dev",
     "miao.commands.bench",
+    "miao.commands.deploy",
     "miao.commands.db",
     "miao.commands.index",
     "miao.commands.cid",

@@ -13,7 +13,7 @@ bench_app = typer.Typer(
     help="Measure gas, storage, labelling, pipeline and synthesis figures.", no_args_is_help=True
 )
 
-_BENCHES: list[str] = []
+_BENCHES: list[str] = ["miao.commands.bench_gas"]
 
 
 def register(app: typer.Typer) -> None:
