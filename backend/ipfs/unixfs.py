@@ -12,6 +12,7 @@ memory; each chunk is hashed once, in place, so throughput is close to plain sha
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,14 +158,21 @@ def cid_of_bytes(data: bytes | bytearray | memoryview, *, cid_version: int = 1) 
     return hasher.finalize()
 
 
-def cid_of_file(path: Path | str, *, cid_version: int = 1) -> Cid:
-    """The CID ``ipfs add FILE`` gives, read in constant memory."""
+def cid_of_file(
+    path: Path | str,
+    *,
+    cid_version: int = 1,
+    on_progress: Callable[[int], None] | None = None,
+) -> Cid:
+    """The CID ``ipfs add FILE`` gives, read in constant memory; ``on_progress(bytes_read)``."""
     hasher = UnixfsHasher(cid_version=cid_version)
     buffer = bytearray(_READ_SIZE)
     view = memoryview(buffer)
     with open(path, "rb") as file:
         while count := file.readinto(buffer):
             hasher.update(view[:count])
+            if on_progress is not None:
+                on_progress(count)
     return hasher.finalize()
 
 
