@@ -285,6 +285,8 @@ class ChainClient:
                 HexBytes(tx_hash), timeout=timeout, poll_latency=self.poll_interval_s
             )
         except TimeExhausted:
+            with self._nonces.lock:  # if the node dropped it, the next send must reuse its nonce
+                self._nonces.resync()
             raise TransactionTimeout(tx_hash, timeout) from None
         if receipt["status"] != 1:
             raise self._failure(tx_hash, receipt, context)
