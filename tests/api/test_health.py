@@ -43,21 +43,24 @@ def test_health_reports_which_dependencies_answer(
 
 
 def test_health_is_ok_when_every_check_answers(
-    api_settings: Settings, make_client: Callable[..., TestClient], anvil_url: str, tmp_path: Path
+    api_settings: Settings,
+    make_client: Callable[..., TestClient],
+    anvil_url: str,
+    ipfs_api_url: str,
+    tmp_path: Path,
 ) -> None:
     db = tmp_path / "miao.db"
     sqlite3.connect(db).close()
     settings = api_settings.model_copy(
-        update={"chain_rpc_url": anvil_url, "database_url": f"sqlite:///{db}"}
+        update={
+            "chain_rpc_url": anvil_url,
+            "ipfs_api_url": ipfs_api_url,
+            "database_url": f"sqlite:///{db}",
+        }
     )
-    client = make_client(settings)
-
-    async def ipfs_stand_in(_: Request) -> str:  # the IPFS node is another test area's fixture
-        return "stand-in"
-
-    register_health_check(client.app, "ipfs", ipfs_stand_in)  # type: ignore[arg-type]
-    body = client.get("/v1/health").json()
+    body = make_client(settings).get("/v1/health").json()
     assert body["status"] == "ok", body
+    assert body["checks"]["ipfs"]["detail"].startswith("version ")
     assert body["checks"]["database"] == {
         **body["checks"]["database"],
         "ok": True,
