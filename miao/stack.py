@@ -173,7 +173,7 @@ def ensure_redis(url: str, logs: Path, data_dir: Path) -> ManagedProcess | None:
     return proc
 
 
-def _ipfs_api_answers(url: str) -> bool:
+def ipfs_api_answers(url: str) -> bool:
     """True when an IPFS RPC API answers ``version`` at ``url`` (http://host:port)."""
     import urllib.request
 
@@ -265,5 +265,5 @@ def start_ipfs(repo_dir: Path, api_port: int, gateway_port: int, logs: Path) -> 
     argv = [str(jsipfs), "daemon", "--offline", "--enable-preload=false"]
     proc = ManagedProcess("ipfs", argv, logs / "ipfs.log", env=env).start()
     url = f"http://{host}:{api_port}"
-    proc.wait_until(lambda: _ipfs_api_answers(url), timeout=90)
+    proc.wait_until(lambda: ipfs_api_answers(url), timeout=90)
     return proc

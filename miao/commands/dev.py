@@ -20,12 +20,20 @@ def dev(
     keep_chain: bool = typer.Option(
         False, help="Use a chain already answering at MIAO_CHAIN_RPC_URL instead of starting anvil."
     ),
+    ipfs_gateway_port: int = typer.Option(8080, help="Read-only HTTP gateway of the IPFS node."),
 ) -> None:
-    """Start the chain, Redis, and deploy the contracts; Ctrl-C stops what was started."""
+    """Start the chain, Redis, the IPFS node, and deploy the contracts; Ctrl-C stops them."""
     from backend.chain.deploy import deploy_and_save
-
     from backend.settings import get_settings
-    from miao.stack import ManagedProcess, StackError, ensure_redis, port_is_open, start_anvil
+    from miao.stack import (
+        ManagedProcess,
+        StackError,
+        ensure_redis,
+        ipfs_api_answers,
+        port_is_open,
+        start_anvil,
+        start_ipfs,
+    )
 
     settings = get_settings()
     logs = settings.var_dir / "logs"
@@ -55,6 +63,18 @@ def dev(
             console.print(f"[green]redis[/]  started at {settings.redis_url}")
         else:
             console.print(f"[green]redis[/]  using the server at {settings.redis_url}")
+
+        ipfs_api = urlparse(settings.ipfs_api_url)
+        ipfs_port = ipfs_api.port or 5001
+        if ipfs_api_answers(settings.ipfs_api_url):
+            console.print(f"[green]ipfs[/]   using the node at {settings.ipfs_api_url}")
+        else:
+            started.append(
+                start_ipfs(settings.var_dir / "ipfs", ipfs_port, ipfs_gateway_port, logs)
+            )
+            console.print(
+                f"[green]ipfs[/]   node on {settings.ipfs_api_url} (repo {settings.var_dir / 'ipfs'})"
+            )
 
         deployment = deploy_and_save(settings)
         console.print(f"[green]contracts[/] deployed, addresses in {settings.deployment_path}")
