@@ -13,7 +13,10 @@ bench_app = typer.Typer(
     help="Measure gas, storage, labelling, pipeline and synthesis figures.", no_args_is_help=True
 )
 
-_BENCHES: list[str] = ["miao.commands.bench_gas"]
+_BENCHES: list[str] = [
+    "miao.commands.bench_gas",
+    "miao.commands.bench_ipfs",
+]
 
 
 def register(app: typer.Typer) -> None:
