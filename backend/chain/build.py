@@ -32,6 +32,7 @@ CONTRACTS: dict[str, str] = {
 # Kept in step with contracts/foundry.toml so forge's gas figures match the deployed bytecode.
 COMPILER_SETTINGS: dict[str, Any] = {
     "evmVersion": "prague",
+    "viaIR": True,
     "optimizer": {"enabled": True, "runs": 10_000},
     "metadata": {"bytecodeHash": "ipfs"},
 }
@@ -85,8 +86,11 @@ def _source_hash(standard_input: dict[str, Any], output: dict[str, Any]) -> str:
     for name in sorted(output.get("sources", {})):
         if name in standard_input["sources"]:
             content = standard_input["sources"][name]["content"]
-        else:
-            content = (REPO_ROOT / "node_modules" / name).read_text(encoding="utf-8")
+        else:  # resolved by solc-shim.js: from the repository root, else node_modules
+            path = REPO_ROOT / name
+            if not path.exists():
+                path = REPO_ROOT / "node_modules" / name
+            content = path.read_text(encoding="utf-8")
         digests[name] = hashlib.sha256(content.encode("utf-8")).hexdigest()
     return hashlib.sha256(json.dumps(digests, sort_keys=True).encode("utf-8")).hexdigest()
 

@@ -8,6 +8,7 @@ import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Util
 import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {IMeowNFT} from "./IMeowNFT.sol";
 
 /// @title MIAO "Meow" NFTs
 /// @notice ERC-721 tokens minted from MIAO sounds, with per-token URIs (ERC-4906 metadata events)
@@ -15,21 +16,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 /// redeems (lazy mint: the recipient pays the gas).
 /// @dev Token ids count up from 1 and no token is ever burned, so `totalSupply()` is simply
 /// `mintedCount() + redeemedCount()`.
-contract MeowNFT is ERC721URIStorage, ERC2981, AccessControl, EIP712 {
-    /// @notice A minter's signed promise of one token to `recipient`.
-    /// @param recipient The only account that may redeem it.
-    /// @param tokenURI The token URI, `ipfs://<metadata CID>`.
-    /// @param sourceSoundId The SoundRegistry id of the sound the token comes from.
-    /// @param voucherId Unique, non-zero; a voucher id redeems once.
-    /// @param deadline Last valid block timestamp.
-    struct Voucher {
-        address recipient;
-        string tokenURI;
-        bytes32 sourceSoundId;
-        uint256 voucherId;
-        uint256 deadline;
-    }
-
+contract MeowNFT is IMeowNFT, ERC721URIStorage, ERC2981, AccessControl, EIP712 {
     /// @notice Role that mints, signs vouchers and updates token URIs.
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
 
@@ -46,32 +33,6 @@ contract MeowNFT is ERC721URIStorage, ERC2981, AccessControl, EIP712 {
 
     mapping(uint256 voucherId => bool) private _voucherRedeemed;
     mapping(uint256 tokenId => bytes32) private _sourceSound;
-
-    /// @notice A token was created, by a direct mint (`voucherId == 0`) or a redeemed voucher.
-    /// @param tokenId The new token.
-    /// @param to Its owner.
-    /// @param sourceSoundId The sound it comes from.
-    /// @param voucherId The redeemed voucher, or 0 for a direct mint.
-    /// @param tokenURI Its token URI.
-    event MeowMinted(
-        uint256 indexed tokenId, address indexed to, bytes32 indexed sourceSoundId, uint256 voucherId, string tokenURI
-    );
-
-    /// @notice The default royalty changed.
-    /// @param receiver Who receives royalties.
-    /// @param feeBps The royalty in basis points of the sale price.
-    event DefaultRoyaltySet(address receiver, uint96 feeBps);
-
-    /// @notice The voucher's deadline has passed.
-    error VoucherExpired(uint256 deadline);
-    /// @notice This voucher id was already redeemed.
-    error VoucherAlreadyRedeemed(uint256 voucherId);
-    /// @notice The voucher was not signed by a `MINTER_ROLE` holder.
-    error InvalidVoucherSigner(address recovered);
-    /// @notice Only the voucher's recipient may redeem it.
-    error NotVoucherRecipient(address recipient, address caller);
-    /// @notice Voucher ids must be non-zero (0 marks a direct mint).
-    error InvalidVoucherId();
 
     /// @notice The deployer becomes admin and minter, and receives a 5% default royalty.
     constructor() ERC721("MIAO Meow", "MEOW") EIP712("MeowNFT", "1") {

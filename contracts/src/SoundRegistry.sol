@@ -5,55 +5,14 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {ISoundRegistry} from "./ISoundRegistry.sol";
 
 /// @title MIAO AI sound registry
 /// @notice Records who contributed which sound (by content digest), the models that label sounds,
 /// and the labels they give. A sound's id is its digest: `sha256(audio bytes)`.
 /// @dev Storage is one slot per sound and one slot per label, so registration and labelling stay
 /// cheap; names, CIDs and free-text labels live only in events, where indexers read them.
-contract SoundRegistry is AccessControl, EIP712, Nonces {
-    /// @notice What made the sound.
-    enum Kind {
-        Cat,
-        Dog,
-        Infant,
-        Other
-    }
-
-    /// @notice A registered sound (one storage slot).
-    /// @param contributor The account credited with the sound.
-    /// @param kind What made the sound.
-    /// @param synthetic True when a registered model generated it.
-    /// @param registeredAt Block timestamp of registration; non-zero for every registered sound.
-    struct Sound {
-        address contributor;
-        Kind kind;
-        bool synthetic;
-        uint64 registeredAt;
-    }
-
-    /// @notice A registered model; its name, task and label names are in `ModelRegistered`.
-    /// @param registered True once registered.
-    /// @param labelCount How many label names it has; a label index must be below this.
-    struct Model {
-        bool registered;
-        uint16 labelCount;
-    }
-
-    /// @notice The label a model gave a sound (one storage slot).
-    /// @param set True once written.
-    /// @param labelIndex Index into the model's label names.
-    /// @param confidenceBps Confidence in basis points, 0..10000.
-    /// @param labelledAt Block timestamp of the label (uint40: one slot with the other fields).
-    /// @param labeller The `LABELLER_ROLE` account that wrote it.
-    struct Label {
-        bool set;
-        uint16 labelIndex;
-        uint16 confidenceBps;
-        uint40 labelledAt;
-        address labeller;
-    }
-
+contract SoundRegistry is ISoundRegistry, AccessControl, EIP712, Nonces {
     /// @notice Role that registers models.
     bytes32 public constant MODEL_ADMIN_ROLE = keccak256("MODEL_ADMIN_ROLE");
     /// @notice Role that writes labels.
@@ -78,72 +37,6 @@ contract SoundRegistry is AccessControl, EIP712, Nonces {
     /// @notice Labels by sound and model.
     mapping(bytes32 soundId => mapping(bytes32 modelId => Label)) public labels;
 
-    /// @notice A sound was registered.
-    /// @param soundId The content digest.
-    /// @param contributor The account credited with the sound.
-    /// @param modelId The generating model for a synthetic sound, zero for a recorded one.
-    /// @param kind What made the sound (`Kind` as uint8).
-    /// @param synthetic True when a model generated it.
-    /// @param cid IPFS CID of the audio.
-    /// @param contributorLabel Optional free-text label from the contributor.
-    event SoundRegistered(
-        bytes32 indexed soundId,
-        address indexed contributor,
-        bytes32 indexed modelId,
-        uint8 kind,
-        bool synthetic,
-        string cid,
-        string contributorLabel
-    );
-
-    /// @notice A model was registered.
-    /// @param modelId sha256 of the weights file.
-    /// @param name Human-readable model name.
-    /// @param task What the model does, e.g. "classify-kind".
-    /// @param labelNames The names that label indices refer to.
-    event ModelRegistered(bytes32 indexed modelId, string name, string task, string[] labelNames);
-
-    /// @notice A model's label for a sound was written.
-    /// @param soundId The sound.
-    /// @param modelId The model that produced the label.
-    /// @param labeller The account that wrote it.
-    /// @param labelIndex Index into the model's label names.
-    /// @param confidenceBps Confidence in basis points.
-    event LabelSet(
-        bytes32 indexed soundId,
-        bytes32 indexed modelId,
-        address indexed labeller,
-        uint16 labelIndex,
-        uint16 confidenceBps
-    );
-
-    /// @notice The digest (or model id) is zero.
-    error InvalidDigest();
-    /// @notice The kind is not one of `Kind`.
-    error InvalidKind(uint8 kind);
-    /// @notice This digest is already registered.
-    error SoundAlreadyRegistered(bytes32 soundId);
-    /// @notice No sound has this id.
-    error SoundNotRegistered(bytes32 soundId);
-    /// @notice The relayed registration's deadline has passed.
-    error SignatureExpired(uint256 deadline);
-    /// @notice The signature was not made by the contributor (or was for another nonce).
-    error InvalidSigner(address contributor, address recovered);
-    /// @notice This model id is already registered.
-    error ModelAlreadyRegistered(bytes32 modelId);
-    /// @notice No model has this id.
-    error ModelNotRegistered(bytes32 modelId);
-    /// @notice A model needs at least one label name.
-    error EmptyLabelSet();
-    /// @notice A model may have at most 65535 label names.
-    error TooManyLabels(uint256 count);
-    /// @notice The label index is not below the model's label count.
-    error LabelIndexOutOfRange(uint16 labelIndex, uint16 labelCount);
-    /// @notice The confidence exceeds 10000 basis points.
-    error ConfidenceOutOfRange(uint16 confidenceBps);
-    /// @notice This model already labelled this sound.
-    error AlreadyLabelled(bytes32 soundId, bytes32 modelId);
-
     /// @notice The deployer receives every role.
     constructor() EIP712("MiaoSoundRegistry", "1") {
         _grantRole(DEFAULT_ADMIN_ROLE, msg.sender);
@@ -160,7 +53,8 @@ contract SoundRegistry is AccessControl, EIP712, Nonces {
     function registerSound(bytes32 digest, uint8 kind, string calldata cid, string calldata contributorLabel)
         external
     {
-        _register(msg.sender, digest, kind, false, bytes32(0), cid, contributorLabel);
+        _store(msg.sender, digest, kind, false);
+        _emitRecordedSound(digest, msg.sender, kind, cid, contributorLabel);
     }
 
     /// @notice Register a recorded sound on a contributor's behalf with their EIP-712 signature;
@@ -184,10 +78,12 @@ contract SoundRegistry is AccessControl, EIP712, Nonces {
         bytes calldata signature
     ) external {
         if (block.timestamp > deadline) revert SignatureExpired(deadline);
-        bytes32 hash = _hashRegisterSoundUsingNonce(contributor, digest, kind, cid, contributorLabel, deadline);
-        address recovered = ECDSA.recoverCalldata(hash, signature);
+        uint256 nonce = _useNonce(contributor);
+        bytes32 hash = _registerSoundHash(contributor, digest, kind, cid, contributorLabel, nonce, deadline);
+        address recovered = _recover(hash, signature);
         if (recovered != contributor) revert InvalidSigner(contributor, recovered);
-        _register(contributor, digest, kind, false, bytes32(0), cid, contributorLabel);
+        _store(contributor, digest, kind, false);
+        _emitRecordedSound(digest, contributor, kind, cid, contributorLabel);
     }
 
     /// @notice Register a sound that a registered model generated (`GENERATOR_ROLE`).
@@ -201,7 +97,8 @@ contract SoundRegistry is AccessControl, EIP712, Nonces {
         onlyRole(GENERATOR_ROLE)
     {
         if (!models[modelId].registered) revert ModelNotRegistered(modelId);
-        _register(contributor, digest, kind, true, modelId, cid, "");
+        _store(contributor, digest, kind, true);
+        emit SoundRegistered(digest, contributor, modelId, kind, true, cid, "");
     }
 
     /// @notice Register a model (`MODEL_ADMIN_ROLE`).
@@ -247,6 +144,11 @@ contract SoundRegistry is AccessControl, EIP712, Nonces {
         emit LabelSet(soundId, modelId, msg.sender, labelIndex, confidenceBps);
     }
 
+    /// @inheritdoc ISoundRegistry
+    function nonces(address owner) public view override(ISoundRegistry, Nonces) returns (uint256) {
+        return super.nonces(owner);
+    }
+
     /// @notice The EIP-712 digest a contributor signs for `registerSoundFor`.
     /// @param contributor The signing contributor.
     /// @param digest sha256 of the audio bytes.
@@ -265,54 +167,127 @@ contract SoundRegistry is AccessControl, EIP712, Nonces {
         uint256 nonce,
         uint256 deadline
     ) public view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    REGISTER_SOUND_TYPEHASH,
-                    contributor,
-                    digest,
-                    kind,
-                    keccak256(bytes(cid)),
-                    keccak256(bytes(contributorLabel)),
-                    nonce,
-                    deadline
-                )
-            )
-        );
+        return _registerSoundHash(contributor, digest, kind, cid, contributorLabel, nonce, deadline);
     }
 
-    /// @dev `hashRegisterSound` with the contributor's current nonce, which it consumes; a
-    /// revert later in the transaction restores it.
-    function _hashRegisterSoundUsingNonce(
+    /// @dev `hashRegisterSound`, in assembly over calldata: the relayed path pays for every opcode
+    /// here, and it must stay under the 80k-gas registration target.
+    function _registerSoundHash(
         address contributor,
         bytes32 digest,
         uint8 kind,
         string calldata cid,
         string calldata contributorLabel,
+        uint256 nonce,
         uint256 deadline
-    ) private returns (bytes32) {
-        uint256 nonce = _useNonce(contributor);
-        return hashRegisterSound(contributor, digest, kind, cid, contributorLabel, nonce, deadline);
+    ) private view returns (bytes32 hash) {
+        bytes32 cidHash = _keccakCalldata(cid);
+        bytes32 labelHash = _keccakCalldata(contributorLabel);
+        bytes32 typeHash = REGISTER_SOUND_TYPEHASH;
+        bytes32 domainSeparator = _domainSeparatorV4();
+        assembly ("memory-safe") {
+            // abi.encode(typeHash, contributor, digest, kind, cidHash, labelHash, nonce, deadline),
+            // written past the free-memory pointer (scratch, not allocated)
+            let m := mload(0x40)
+            mstore(m, typeHash)
+            mstore(add(m, 0x20), contributor)
+            mstore(add(m, 0x40), digest)
+            mstore(add(m, 0x60), kind)
+            mstore(add(m, 0x80), cidHash)
+            mstore(add(m, 0xa0), labelHash)
+            mstore(add(m, 0xc0), nonce)
+            mstore(add(m, 0xe0), deadline)
+            let structHash := keccak256(m, 0x100)
+            // EIP-712: keccak256("\x19\x01" || domainSeparator || structHash)
+            mstore(m, 0x1901)
+            mstore(add(m, 0x20), domainSeparator)
+            mstore(add(m, 0x40), structHash)
+            hash := keccak256(add(m, 0x1e), 0x42)
+        }
     }
 
-    function _register(
+    /// @dev `ECDSA.recoverCalldata` (same checks, same errors), inlined for the relayed path's gas.
+    function _recover(bytes32 hash, bytes calldata signature) private view returns (address recovered) {
+        if (signature.length != 65) revert ECDSA.ECDSAInvalidSignatureLength(signature.length);
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly ("memory-safe") {
+            r := calldataload(signature.offset)
+            s := calldataload(add(signature.offset, 0x20))
+            v := byte(0, calldataload(add(signature.offset, 0x40)))
+        }
+        // reject malleable signatures (upper-half s), as OpenZeppelin does
+        if (uint256(s) > 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0) {
+            revert ECDSA.ECDSAInvalidSignatureS(s);
+        }
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, hash)
+            mstore(add(m, 0x20), v)
+            mstore(add(m, 0x40), r)
+            mstore(add(m, 0x60), s)
+            // ecrecover precompile; on failure or a bad v it returns no data and leaves 0 here
+            mstore(0x00, 0)
+            pop(staticcall(gas(), 0x01, m, 0x80, 0x00, 0x20))
+            recovered := mload(0x00)
+        }
+        if (recovered == address(0)) revert ECDSA.ECDSAInvalidSignature();
+    }
+
+    /// @dev keccak256 of a calldata string, without allocating memory.
+    function _keccakCalldata(string calldata text) private pure returns (bytes32 result) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            calldatacopy(m, text.offset, text.length)
+            result := keccak256(m, text.length)
+        }
+    }
+
+    /// @dev `emit SoundRegistered(soundId, contributor, 0, kind, false, cid, contributorLabel)`,
+    /// ABI-encoded in assembly straight from calldata (the registration paths pay for it). The
+    /// fuzz tests compare it byte for byte with Solidity's own encoding of the event.
+    function _emitRecordedSound(
+        bytes32 soundId,
         address contributor,
-        bytes32 digest,
         uint8 kind,
-        bool synthetic,
-        bytes32 modelId,
         string calldata cid,
-        string memory contributorLabel
+        string calldata contributorLabel
     ) private {
+        bytes32 topic0 = SoundRegistered.selector;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, kind)
+            mstore(add(m, 0x20), 0) // synthetic = false
+            mstore(add(m, 0x40), 0x80) // offset of cid
+            let cidPadded := and(add(cid.length, 31), not(31))
+            mstore(add(m, 0x60), add(0xa0, cidPadded)) // offset of contributorLabel
+            mstore(add(m, 0x80), cid.length)
+            let p := add(m, 0xa0)
+            calldatacopy(p, cid.offset, cid.length)
+            mstore(add(p, cid.length), 0) // zero the padding
+            p := add(p, cidPadded)
+            mstore(p, contributorLabel.length)
+            p := add(p, 0x20)
+            calldatacopy(p, contributorLabel.offset, contributorLabel.length)
+            mstore(add(p, contributorLabel.length), 0)
+            p := add(p, and(add(contributorLabel.length, 31), not(31)))
+            log4(m, sub(p, m), topic0, soundId, contributor, 0)
+        }
+    }
+
+    /// @dev Check and write a new sound's slot: one SSTORE of the packed struct.
+    function _store(address contributor, bytes32 digest, uint8 kind, bool synthetic) private {
         if (digest == bytes32(0)) revert InvalidDigest();
         if (kind >= _KIND_COUNT) revert InvalidKind(kind);
-        if (sounds[digest].registeredAt != 0) revert SoundAlreadyRegistered(digest);
-        sounds[digest] = Sound({
-            contributor: contributor,
-            kind: Kind(kind),
-            synthetic: synthetic,
-            registeredAt: uint64(block.timestamp)
-        });
-        emit SoundRegistered(digest, contributor, modelId, kind, synthetic, cid, contributorLabel);
+        Sound storage sound = sounds[digest];
+        if (sound.registeredAt != 0) revert SoundAlreadyRegistered(digest);
+        // Sound's layout: contributor (bits 0-159), kind (160-167), synthetic (168-175),
+        // registeredAt (176-239).
+        uint256 packed = uint256(uint160(contributor)) | (uint256(kind) << 160)
+            | (synthetic ? uint256(1) << 168 : 0) | (block.timestamp << 176);
+        assembly ("memory-safe") {
+            sstore(sound.slot, packed)
+        }
     }
 }
