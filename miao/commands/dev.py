@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from urllib.parse import urlparse
 
@@ -22,8 +23,10 @@ def dev(
     ),
     ipfs_gateway_port: int = typer.Option(8080, help="Read-only HTTP gateway of the IPFS node."),
 ) -> None:
-    """Start the chain, Redis, the IPFS node, and deploy the contracts; Ctrl-C stops them."""
+    """Start the chain, Redis, the IPFS node, deploy the contracts, migrate the database and run
+    the indexer; Ctrl-C stops them."""
     from backend.chain.deploy import deploy_and_save
+    from backend.db.migrate import upgrade as upgrade_database
     from backend.settings import get_settings
     from miao.stack import (
         ManagedProcess,
@@ -80,6 +83,18 @@ def dev(
         console.print(f"[green]contracts[/] deployed, addresses in {settings.deployment_path}")
         for name, address in deployment.addresses().items():
             console.print(f"  {name:<14} {address}")
+
+        upgrade_database(settings.db_url)
+        # --rebuild: each start deploys new contracts, so rows indexed from an older chain go
+        indexer_argv = [sys.executable, "-m", "miao", "index", "--follow", "--rebuild"]
+        indexer_env = {
+            "MIAO_CHAIN_RPC_URL": settings.chain_rpc_url,
+            "MIAO_DEPLOYMENT_FILE": str(settings.deployment_path),
+        }
+        started.append(
+            ManagedProcess("indexer", indexer_argv, logs / "indexer.log", env=indexer_env).start()
+        )
+        console.print(f"[green]indexer[/] following the chain into {settings.db_url}")
 
         console.print("[bold]local stack is up[/] — Ctrl-C stops it")
         while all(p.alive() for p in started):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections import Counter
@@ -105,6 +106,9 @@ def index(
         elapsed = time.monotonic() - started
         blocks = sum(b.blocks for b in result.batches)
         progress.stop()
+        if not result.batches:
+            console.print(f"[green]up to date[/] at block {result.start_block - 1}")
+            return
         console.print(
             f"[green]indexed[/] blocks {result.start_block}..{result.target_block}: "
             f"{blocks} blocks, {result.events} events in {len(result.batches)} batches, "
@@ -126,6 +130,8 @@ def index(
         if follow:
             console.print(f"following new blocks every {poll_s:g}s — Ctrl-C stops")
             stop = threading.Event()
+            # `miao dev` stops its children with SIGTERM: finish the batch in hand, then exit
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
             def report(batch: BatchResult) -> None:
                 if batch.events:

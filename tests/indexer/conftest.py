@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -23,7 +22,7 @@ MakeIndexer = Callable[..., Indexer]
 
 
 @pytest.fixture
-def make_indexer(anvil_url: str, history: History) -> MakeIndexer:
+def make_indexer(anvil_url: str, history: History) -> Iterator[MakeIndexer]:
     """An ``Indexer`` of the history's deployment on a database URL (migrated here)."""
     w3 = connect(anvil_url)
     engines = []
@@ -40,11 +39,6 @@ def make_indexer(anvil_url: str, history: History) -> MakeIndexer:
             **kwargs,  # type: ignore[arg-type]
         )
 
-    yield build  # type: ignore[misc]
+    yield build
     for engine in engines:
         engine.dispose()
-
-
-@pytest.fixture
-def history_dir(history: History) -> Path:
-    return history.deployment_file.parent
