@@ -15,6 +15,7 @@ bench_app = typer.Typer(
 
 _BENCHES: list[str] = [
     "miao.commands.bench_gas",
+    "miao.commands.bench_label",
     "miao.commands.bench_ipfs",
 ]
 

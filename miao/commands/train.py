@@ -1,0 +1,106 @@
+"""``miao train TASK``: train the AST labeller (or a baseline) on a group split of the shared data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+ARCH_HELP = "ast (the labeller), mfcc_cnn or yamnet_dnn (baselines), or all (baselines, then ast)."
+
+
+def train(
+    task: str = typer.Argument(
+        ..., help="source, cat-emotion, cat-context, dog-bark or infant-cry."
+    ),
+    arch: str = typer.Option("ast", help=ARCH_HELP),
+    epochs: int = typer.Option(30, min=1, help="Most epochs (early stopping may end sooner)."),
+    seed: int = typer.Option(0, help="Seed of initialisation, sampling and augmentation."),
+    split_seed: int = typer.Option(0, help="Seed of the group split (kept in split.csv)."),
+    out: Path = typer.Option(
+        None, help="Run folder (default var/runs/TASK); each arch gets a sub-folder."
+    ),
+    epoch_size: int = typer.Option(
+        1024, min=0, help="Class-balanced draws per epoch (0: one pass over the training clips)."
+    ),
+    patience: int = typer.Option(8, min=1, help="Epochs without a better val macro-F1 to stop."),
+    window: int = typer.Option(200, min=50, help="Frames per model window (10 ms each)."),
+    lr: float = typer.Option(0.0, help="Learning rate (0: the arch's default)."),
+    max_clips_per_class: int = typer.Option(
+        0, min=0, help="Cap clips per label in train/val, for quick runs (0: no cap)."
+    ),
+    threads: int = typer.Option(2, min=1, help="torch CPU threads."),
+) -> None:
+    """Train on the group split (train part), stop early on validation macro-F1, keep the best.
+
+    The run folder holds split.csv, config.json, history.json, model.safetensors and
+    checkpoint.pt. The test part is not looked at: `miao eval TASK` does that once, at the end.
+    """
+    from backend.settings import get_settings
+    from ml.train import ARCHES, TrainConfig
+    from ml.train import train as run_training
+
+    settings = get_settings()
+    arches = ["yamnet_dnn", "mfcc_cnn", "ast"] if arch == "all" else [arch]
+    if any(a not in ARCHES for a in arches):
+        console.print(f"[red]error:[/] unknown arch {arch!r}; {ARCH_HELP}")
+        raise typer.Exit(2)
+    base = out or settings.var_dir / "runs" / task
+    default_lr = {"ast": 5e-4, "mfcc_cnn": 2e-3, "yamnet_dnn": 1e-3}
+    try:
+        for name in arches:
+            config = TrainConfig(
+                task=task,
+                arch=name,
+                epochs=epochs,
+                seed=seed,
+                split_seed=split_seed,
+                epoch_size=epoch_size or None,
+                patience=patience,
+                window_frames=window,
+                lr=lr or default_lr[name],
+                max_clips_per_class=max_clips_per_class or None,
+                threads=threads,
+            )
+            run_dir = base / name
+            # every arch of a task shares the first one's split: copy it before training
+            shared_split = base / "split.csv"
+            if shared_split.exists() and not (run_dir / "split.csv").exists():
+                run_dir.mkdir(parents=True, exist_ok=True)
+                (run_dir / "split.csv").write_bytes(shared_split.read_bytes())
+            result = run_training(
+                config,
+                run_dir,
+                shared_dir=settings.shared_dir,
+                cache_dir=settings.var_dir / "cache",
+            )
+            if not shared_split.exists():
+                shared_split.write_bytes((run_dir / "split.csv").read_bytes())
+            console.print(
+                f"[green]{task}/{name}[/]: best epoch {result.best_epoch}, "
+                f"val macro-F1 {result.val_macro_f1:.3f}, "
+                f"balanced accuracy {result.val_balanced_accuracy:.3f} → {run_dir}"
+            )
+            typer.echo(
+                json.dumps(
+                    {
+                        "task": task,
+                        "arch": name,
+                        "run_dir": str(run_dir),
+                        "best_epoch": result.best_epoch,
+                        "val_macro_f1": result.val_macro_f1,
+                        "val_balanced_accuracy": result.val_balanced_accuracy,
+                    }
+                )
+            )
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

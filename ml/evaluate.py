@@ -1,0 +1,145 @@
+"""Evaluation on the group-held-out test split: the JSON report and the confusion-matrix PNG.
+
+Every number is reported with macro-F1 and balanced accuracy beside accuracy, and the majority
+class (fitted on the training split) beside every model, because on imbalanced sets such as
+Donate-a-Cry accuracy alone flatters a model that always says "hungry".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+
+from ml.data import Clip, Split
+from ml.feature_cache import cached_features
+from ml.frontend import FrontEnd
+from ml.models import MajorityClass
+
+
+def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1, balanced accuracy, per-class P/R/F1/support and the confusion matrix."""
+    labels = list(labels)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    present = sorted(set(y_true), key=labels.index)
+    return {
+        "n": len(y_true),
+        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
+        "macro_f1_present_classes": float(
+            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+        ),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "labels": labels,
+    }
+
+
+def majority_metrics(
+    train_labels: Sequence[str], y_true: Sequence[str], labels: Sequence[str]
+) -> dict[str, Any]:
+    """The majority-class baseline (fitted on training labels) scored on ``y_true``."""
+    baseline = MajorityClass(labels).fit(train_labels)
+    out = metrics(y_true, baseline.predict(len(y_true)), labels)
+    out["predicts"] = baseline.label
+    return out
+
+
+def run_predictions(
+    run_dir: Path, clips: Sequence[Clip], cache_dir: Path = Path("var/cache")
+) -> tuple[list[str], np.ndarray]:
+    """Labels and probabilities of a training run's best model on ``clips``."""
+    from ml.registry import load_model_dir
+
+    model, config, spec = load_model_dir(run_dir)
+    front_end = FrontEnd.from_dict(config["front_end"])
+    feats = cached_features([c.path for c in clips], front_end, cache_dir)
+    from ml.predict import clip_probabilities
+
+    probs = clip_probabilities(model, feats, spec)
+    labels = config["labels"]
+    return [labels[i] for i in probs.argmax(1)], probs
+
+
+def evaluate_runs(
+    split: Split,
+    runs: dict[str, Path],
+    labels: Sequence[str],
+    part: str = "test",
+    cache_dir: Path = Path("var/cache"),
+) -> dict[str, Any]:
+    """One report: every run (AST and baselines) and the majority class on one split part."""
+    clips = split.parts()[part]
+    y_true = [c.label for c in clips]
+    report: dict[str, Any] = {
+        "part": part,
+        "n_clips": len(clips),
+        "n_groups": len({c.group for c in clips}),
+        "class_counts": {label: y_true.count(label) for label in labels},
+        "models": {},
+    }
+    report["models"]["majority"] = majority_metrics([c.label for c in split.train], y_true, labels)
+    for name, run_dir in runs.items():
+        y_pred, _ = run_predictions(run_dir, clips, cache_dir)
+        report["models"][name] = metrics(y_true, y_pred, labels)
+    return report
+
+
+def confusion_png(result: dict[str, Any], path: Path, title: str) -> Path:
+    """Draw a confusion matrix (rows: true, columns: predicted; shaded by row share) to PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = result["labels"]
+    cm = np.asarray(result["confusion"], dtype=float)
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    size = 1.6 + 0.55 * len(labels)
+    fig, ax = plt.subplots(figsize=(size + 1, size), dpi=110)
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            colour = "white" if share[i, j] > 0.5 else "black"
+            ax.text(j, i, int(cm[i, j]), ha="center", va="center", color=colour, fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_report(report: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(path)
+    return path

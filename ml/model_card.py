@@ -1,0 +1,176 @@
+"""Ship a trained run into ``ml/weights/<task>/`` with its model card, metrics and confusion PNG.
+
+The card is generated from the evaluation report so that what it claims is what was measured:
+the data (task sources and licences), the split (groups and clips per part), the group-held-out
+test metrics of the AST beside the majority, MFCC-CNN and YAMNet-DNN baselines, and the limits.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ml.data import Split
+from ml.evaluate import confusion_png, write_report
+from ml.registry import WEIGHTS_FILE, sha256_file
+from ml.tasks import get_task
+
+TARGETS: dict[str, list[tuple[str, str, float]]] = {
+    # (metric key, label, minimum) per task, from issue 4.
+    "source": [("accuracy", "accuracy", 0.95)],
+    "cat-emotion": [("macro_f1", "macro-F1", 0.75)],
+    "cat-context": [("macro_f1", "macro-F1", 0.60)],
+    "dog-bark": [("f1:bark", "bark F1", 0.95)],
+    "infant-cry": [
+        ("macro_f1", "macro-F1", 0.40),
+        ("balanced_accuracy", "balanced accuracy", 0.45),
+    ],
+}
+
+_MODEL_NAMES = {
+    "ast": "AST (shipped)",
+    "mfcc_cnn": "MFCC + VGG-style CNN",
+    "yamnet_dnn": "YAMNet scores + DNN",
+    "majority": "majority class",
+}
+
+
+def metric_value(result: dict[str, Any], key: str) -> float:
+    if key.startswith("f1:"):
+        return float(result["per_class"][key[3:]]["f1"])
+    return float(result[key])
+
+
+def _table(report: dict[str, Any], task: str) -> str:
+    extra = [(k, label) for k, label, _ in TARGETS.get(task, []) if k.startswith("f1:")]
+    head = "| model | accuracy | macro-F1 | balanced accuracy |" + "".join(
+        f" {label} |" for _, label in extra
+    )
+    lines = [head, "|---" * (4 + len(extra)) + "|"]
+    for name in ("ast", "mfcc_cnn", "yamnet_dnn", "majority"):
+        if name not in report["models"]:
+            continue
+        r = report["models"][name]
+        row = f"| {_MODEL_NAMES[name]} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
+        row += f"{r['balanced_accuracy']:.3f} |"
+        row += "".join(f" {metric_value(r, k):.3f} |" for k, _ in extra)
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def _per_class(result: dict[str, Any]) -> str:
+    lines = ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for label, m in result["per_class"].items():
+        lines.append(
+            f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+            f"{m['support']} |"
+        )
+    return "\n".join(lines)
+
+
+def targets_met(report: dict[str, Any], task: str) -> list[str]:
+    ast = report["models"]["ast"]
+    out = []
+    for key, label, minimum in TARGETS.get(task, []):
+        value = metric_value(ast, key)
+        verdict = "met" if value >= minimum else "NOT met"
+        out.append(f"- {label} >= {minimum:.2f}: {value:.3f} — **{verdict}**")
+    return out
+
+
+def write_card(
+    task: str,
+    run_dir: Path,
+    split: Split,
+    report: dict[str, Any],
+    val_report: dict[str, Any] | None,
+    out_dir: Path,
+    limits: str = "",
+) -> Path:
+    """Copy the run's weights and config into ``out_dir`` and write card, metrics and PNG."""
+    spec = get_task(task)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run_dir / WEIGHTS_FILE, out_dir / WEIGHTS_FILE)
+    config = json.loads((run_dir / "config.json").read_text())
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2))
+    model_id = sha256_file(out_dir / WEIGHTS_FILE)
+    report = {**report, "model_id": model_id}
+    write_report(report, out_dir / "metrics.json")
+    confusion_png(
+        report["models"]["ast"], out_dir / "confusion.png", f"{task}: AST on the test split"
+    )
+    history = json.loads((run_dir / "history.json").read_text())
+    best = max(history, key=lambda h: h["val_macro_f1"])
+    size = config["model"].get("size", {})
+    front = config["front_end"]
+    licences = Counter(c.license for c in (*split.train, *split.val, *split.test))
+    datasets = Counter(c.dataset for c in (*split.train, *split.val, *split.test))
+    parts = []
+    for name, clips in split.parts().items():
+        counts = Counter(c.label for c in clips)
+        shown = ", ".join(f"{label} {counts.get(label, 0)}" for label in spec.labels)
+        parts.append(f"| {name} | {len(clips)} | {len({c.group for c in clips})} | {shown} |")
+    weights_mb = (out_dir / WEIGHTS_FILE).stat().st_size / 1e6
+    training = config["training"]
+    card = f"""# {task} — model card
+
+**Model id** (sha256 of `model.safetensors`, the id recorded on-chain): `{model_id}`
+
+**What it does.** {spec.description}
+
+Labels (fixed order = output order): {", ".join(f"`{x}`" for x in spec.labels)}.
+
+## Model
+
+`transformers` `ASTForAudioClassification` trained from scratch (no pretrained AST weights can be
+had here): {size.get("layers")} layers, hidden {size.get("hidden")}, {size.get("heads")} heads,
+16x16 patches with stride {size.get("stride")} (no overlap), windows of {size.get("max_length")}
+frames (10 ms each); a clip's prediction is the mean softmax over half-overlapping windows.
+Weights: {weights_mb:.1f} MB. Front end: mono 16 kHz (soxr), {"band-limited to " + str(front["band_limit_hz"]) + " Hz by a round trip through " + str(2 * front["band_limit_hz"]) + " Hz (so 8 kHz and 16 kHz sources look alike)" if front.get("band_limit_hz") else "full band"}, AST log-mel (128 bins, 25 ms / 10 ms, AudioSet normalisation).
+
+Training: AdamW lr {training["lr"]}, weight decay {training["weight_decay"]}, batch {training["batch_size"]},
+{training["epoch_size"] or "one pass of"} class-balanced draws per epoch, SpecAugment, mixup (alpha
+{training["mixup_alpha"]}), random window crops; early stopping on validation macro-F1 (best epoch
+{best["epoch"]} of {len(history)}: val macro-F1 {best["val_macro_f1"]:.3f}, balanced accuracy
+{best["val_balanced_accuracy"]:.3f}); seed {training["seed"]}, split seed {training["split_seed"]}.
+
+## Data
+
+Datasets (clips): {", ".join(f"{d} {n}" for d, n in sorted(datasets.items()))}.
+Licences of the data (clips): {"; ".join(f"{lic} ({n})" for lic, n in licences.most_common())}.
+Some sources are non-commercial or of unknown licence: the weights inherit those limits — check
+before any public or commercial use.
+
+## Split
+
+By the manifest `group` column (cat, app install, speaker, near-duplicate cluster, source
+recording) — no group is on two sides. Seeded and written to `split.csv` of the training run.
+
+| part | clips | groups | per label |
+|---|---|---|---|
+{chr(10).join(parts)}
+
+## Group-held-out test metrics (measured once, at the end)
+
+{_table(report, task)}
+
+Targets from issue 4:
+{chr(10).join(targets_met(report, task))}
+
+Per class (AST):
+
+{_per_class(report["models"]["ast"])}
+
+Confusion matrix: `confusion.png`. All numbers: `metrics.json`.
+{"" if val_report is None else chr(10) + "Validation (used for early stopping and choices), for comparison:" + chr(10) * 2 + _table(val_report, task) + chr(10)}
+## Limits
+
+{limits or "Small test split: a few groups decide the numbers; expect wide error bars."}
+The held-out recordings kept back from `../shared` (other cats, families, clips) will say more.
+"""
+    path = out_dir / "MODEL_CARD.md"
+    path.write_text(card)
+    return path

@@ -1,0 +1,134 @@
+"""Baselines reported beside every AST number (from the infant-cry project this grew from).
+
+- :class:`MfccCNN`: MFCC frames into a small VGG-style CNN (3x3 convolutions, batch norm, pooling).
+- :class:`YamnetDNN`: a two-layer perceptron on YAMNet's 521 class scores, mean- and max-pooled
+  over the clip (this YAMNet conversion exports no embedding, so the scores stand in for it).
+- :class:`MajorityClass`: always the most frequent training label.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ml.models.ast import ClassifierOutput
+
+N_MFCC = 40
+YAMNET_CLASSES = 521
+
+
+def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+
+
+class MfccCNN(nn.Module):
+    """VGG-style CNN over MFCC windows ``[batch, frames, n_mfcc]``."""
+
+    input_kind = "mfcc"
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        window_frames: int = 300,
+        channels: Sequence[int] = (16, 32, 64),
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.labels = list(labels)
+        self.window_frames = window_frames
+        self.channels = list(channels)
+        blocks, c_in = [], 1
+        for c_out in self.channels:
+            blocks.append(_conv_block(c_in, c_out))
+            c_in = c_out
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(c_in, len(self.labels)))
+
+    def forward(self, features: torch.Tensor) -> ClassifierOutput:
+        if features.ndim != 3 or features.shape[2] != N_MFCC:
+            raise ValueError(f"expected [batch, frames, {N_MFCC}] MFCC, got {list(features.shape)}")
+        x = self.features(features.unsqueeze(1))
+        pooled = x.mean(dim=(2, 3))
+        return ClassifierOutput(logits=self.head(pooled), embedding=pooled)
+
+    def config_dict(self) -> dict[str, object]:
+        return {
+            "arch": "mfcc_cnn",
+            "labels": self.labels,
+            "window_frames": self.window_frames,
+            "channels": self.channels,
+        }
+
+    @classmethod
+    def from_config_dict(cls, config: dict[str, object]) -> MfccCNN:
+        return cls(
+            list(config["labels"]),  # type: ignore[arg-type]
+            window_frames=int(config["window_frames"]),  # type: ignore[arg-type]
+            channels=list(config["channels"]),  # type: ignore[arg-type]
+        )
+
+
+class YamnetDNN(nn.Module):
+    """MLP over clip-level YAMNet scores ``[batch, 2 * 521]`` (mean then max over windows)."""
+
+    input_kind = "yamnet"
+
+    def __init__(self, labels: Sequence[str], hidden: int = 256, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.labels = list(labels)
+        self.hidden = hidden
+        self.net = nn.Sequential(
+            nn.Linear(2 * YAMNET_CLASSES, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+        )
+        self.head = nn.Linear(hidden, len(self.labels))
+
+    def forward(self, features: torch.Tensor) -> ClassifierOutput:
+        if features.ndim != 2 or features.shape[1] != 2 * YAMNET_CLASSES:
+            raise ValueError(
+                f"expected [batch, {2 * YAMNET_CLASSES}] pooled YAMNet scores, "
+                f"got {list(features.shape)}"
+            )
+        hidden = self.net(features)
+        return ClassifierOutput(logits=self.head(hidden), embedding=hidden)
+
+    def config_dict(self) -> dict[str, object]:
+        return {"arch": "yamnet_dnn", "labels": self.labels, "hidden": self.hidden}
+
+    @classmethod
+    def from_config_dict(cls, config: dict[str, object]) -> YamnetDNN:
+        return cls(list(config["labels"]), hidden=int(config["hidden"]))  # type: ignore[arg-type]
+
+
+class MajorityClass:
+    """The most frequent training label, whatever the input: the floor every model must clear."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        self.labels = list(labels)
+        self.label: str | None = None
+
+    def fit(self, train_labels: Sequence[str]) -> MajorityClass:
+        if not train_labels:
+            raise ValueError("cannot fit the majority class on no labels")
+        self.label = Counter(train_labels).most_common(1)[0][0]
+        return self
+
+    def predict(self, n: int) -> list[str]:
+        if self.label is None:
+            raise RuntimeError("MajorityClass.fit was not called")
+        return [self.label] * n

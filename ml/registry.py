@@ -1,0 +1,147 @@
+"""Shipped models: ``ml/weights/<task>/`` → a :class:`Labeller` whose id is its weights' sha256.
+
+The id is what goes on-chain with every label, so it is computed from the exact bytes of
+``model.safetensors`` that produced the label, never from a version string.
+:func:`label_file` runs ``source`` first and then the task that fits the source (cat → cat-emotion,
+dog → dog-bark, infant_cry → infant-cry; see ``ml.tasks.SOURCE_ROUTES``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from ml.audio import load_audio
+from ml.frontend import FrontEnd
+from ml.models import build_model
+from ml.predict import InputSpec, clip_probabilities
+from ml.tasks import SOURCE_ROUTES, get_task
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_FILE = "model.safetensors"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No shipped weights for a task (or the folder is incomplete)."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_model_dir(folder: Path) -> tuple[nn.Module, dict[str, Any], InputSpec]:
+    """The model, its ``config.json`` and its input spec from a run or weights folder."""
+    config_path, weights_path = folder / "config.json", folder / WEIGHTS_FILE
+    if not config_path.is_file() or not weights_path.is_file():
+        raise ModelNotFoundError(f"{folder} needs config.json and {WEIGHTS_FILE}")
+    config = json.loads(config_path.read_text())
+    model = build_model(config["model"])
+    model.load_state_dict(load_file(str(weights_path)))
+    model.eval()
+    return model, config, InputSpec.from_dict(config["input"])
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A label, the probability of every label in the task's fixed order, and the model's id."""
+
+    task: str
+    label: str
+    probabilities: dict[str, float]
+    model_id: str
+
+
+class Labeller:
+    """One shipped model: wave (mono float32, 16 kHz) in, :class:`Prediction` out."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.model, self.config, self.spec = load_model_dir(folder)
+        self.task = str(self.config["task"])
+        self.labels: list[str] = list(self.config["labels"])
+        if self.labels != list(get_task(self.task).labels):
+            raise ValueError(f"{folder}: labels differ from the task's fixed label set")
+        self.front_end = FrontEnd.from_dict(self.config["front_end"])
+        self.model_id = sha256_file(folder / WEIGHTS_FILE)
+        self._lock = threading.Lock()
+
+    def features(self, wave: np.ndarray) -> np.ndarray:
+        # Cached training features are float16; round the same way so labels match training.
+        return self.front_end.features(wave).astype(np.float16).astype(np.float32)
+
+    def predict(self, wave: np.ndarray) -> Prediction:
+        return self.predict_many([wave])[0]
+
+    def predict_many(self, waves: list[np.ndarray]) -> list[Prediction]:
+        feats = [self.features(w) for w in waves]
+        with self._lock, torch.inference_mode():
+            probs = clip_probabilities(self.model, feats, self.spec)
+        return [self._prediction(p) for p in probs]
+
+    def _prediction(self, probs: np.ndarray) -> Prediction:
+        return Prediction(
+            task=self.task,
+            label=self.labels[int(np.argmax(probs))],
+            probabilities={
+                label: round(float(p), 6) for label, p in zip(self.labels, probs, strict=True)
+            },
+            model_id=self.model_id,
+        )
+
+
+_LOADED: dict[tuple[str, str], Labeller] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def weights_dir() -> Path:
+    """``$MIAO_WEIGHTS_DIR`` if set (to try other weights), else the shipped ``ml/weights``."""
+    env = os.environ.get("MIAO_WEIGHTS_DIR")
+    return Path(env) if env else WEIGHTS_DIR
+
+
+def shipped_tasks() -> list[str]:
+    root = weights_dir()
+    return sorted(p.parent.name for p in root.glob(f"*/{WEIGHTS_FILE}"))
+
+
+def load_labeller(task: str) -> Labeller:
+    """The shipped labeller of a task (loaded once per process)."""
+    get_task(task)
+    folder = weights_dir() / task
+    key = (str(folder), task)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            if not (folder / WEIGHTS_FILE).is_file():
+                raise ModelNotFoundError(f"no shipped model for task {task!r} in {folder}")
+            _LOADED[key] = Labeller(folder)
+        return _LOADED[key]
+
+
+def label_wave(wave: np.ndarray, task: str | None = None) -> list[Prediction]:
+    """Label a wave with ``task``, or with ``source`` and then the task its source routes to."""
+    if task is not None:
+        return [load_labeller(task).predict(wave)]
+    source = load_labeller("source").predict(wave)
+    follow = SOURCE_ROUTES.get(source.label)
+    if follow is None or not (weights_dir() / follow / WEIGHTS_FILE).is_file():
+        return [source]
+    return [source, load_labeller(follow).predict(wave)]
+
+
+def label_file(path: str | os.PathLike[str] | bytes, task: str | None = None) -> list[Prediction]:
+    """Decode a file and label it (see :func:`label_wave`); decoding errors propagate."""
+    return label_wave(load_audio(path), task)

@@ -1,0 +1,334 @@
+"""Training: one task, one architecture, a group split, early stopping on validation macro-F1.
+
+A run is reproducible from its folder: ``split.csv`` (the group split it used), ``config.json``
+(model, front end, input normalisation, training settings), ``history.json`` (loss and
+validation metrics per epoch) and the best weights as ``model.safetensors``; ``checkpoint.pt``
+holds the last epoch's optimiser state so an interrupted run can be looked at. The test split is
+never touched here: :mod:`ml.evaluate` reads it once, at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from sklearn.metrics import balanced_accuracy_score, f1_score
+from torch import nn
+
+from ml.augment import mixup, spec_augment
+from ml.data import Clip, Split, build_task_dataset, group_split, read_split, write_split
+from ml.feature_cache import cached_features
+from ml.frontend import FrontEnd
+from ml.models import ASTClassifier, ASTSize, MfccCNN, YamnetDNN
+from ml.predict import InputSpec, clip_probabilities
+from ml.tasks import get_task
+
+ARCHES = ("ast", "mfcc_cnn", "yamnet_dnn")
+
+BAND_LIMIT_HZ: dict[str, int | None] = {
+    # Classes drawn from 8 kHz and 16 kHz datasets: band-limit everything to 4 kHz so the
+    # sample rate cannot stand in for the class. 8 kHz-only tasks get it too, so a 16 kHz
+    # upload looks like their training data.
+    "source": 4000,
+    "dog-bark": 4000,
+    "cat-context": 4000,
+    "infant-cry": 4000,
+    "cat-emotion": None,  # naya is 16 kHz throughout (6 of 2508 clips came band-limited)
+}
+
+SPLIT_FRACTIONS: dict[str, tuple[float, float, float]] = {
+    # 17 cats: a 15 % test part would be two or three cats; 20 % gives a less noisy estimate.
+    "cat-context": (0.6, 0.2, 0.2),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved in its ``config.json``)."""
+
+    task: str
+    arch: str = "ast"
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    warmup_epochs: int = 2
+    patience: int = 10
+    seed: int = 0
+    split_seed: int = 0
+    mixup_alpha: float = 0.3
+    spec_augment: bool = True
+    balance: str = "sampler"  # sampler: class-balanced draws; loss: weighted CE; none
+    epoch_size: int | None = None  # draws per epoch (None: the training set's size)
+    max_clips_per_class: int | None = None  # cap per label, for quick runs and tests
+    window_frames: int = 300
+    ast_size: dict[str, int | float] = field(default_factory=lambda: asdict(ASTSize()))
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        get_task(self.task)
+        if self.arch not in ARCHES:
+            raise ValueError(f"unknown arch {self.arch!r}; known: {', '.join(ARCHES)}")
+        if self.balance not in ("sampler", "loss", "none"):
+            raise ValueError(f"balance must be sampler, loss or none, not {self.balance!r}")
+
+    @property
+    def front_end(self) -> FrontEnd:
+        kind = {"ast": "logmel", "mfcc_cnn": "mfcc", "yamnet_dnn": "yamnet"}[self.arch]
+        return FrontEnd(kind, band_limit_hz=BAND_LIMIT_HZ.get(self.task))
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: its folder, the best epoch and its validation scores."""
+
+    run_dir: Path
+    best_epoch: int
+    val_macro_f1: float
+    val_balanced_accuracy: float
+    history: list[dict[str, float]]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_split(task: str, seed: int, shared_dir: Path | None = None) -> Split:
+    clips = build_task_dataset(task, shared_dir)
+    return group_split(clips, SPLIT_FRACTIONS.get(task, (0.7, 0.15, 0.15)), seed=seed)
+
+
+def cap_per_class(clips: Sequence[Clip], cap: int | None, seed: int) -> list[Clip]:
+    """At most ``cap`` clips per label, drawn reproducibly (None keeps everything)."""
+    if cap is None:
+        return list(clips)
+    rng = random.Random(seed)
+    by_label: dict[str, list[Clip]] = {}
+    for clip in clips:
+        by_label.setdefault(clip.label, []).append(clip)
+    kept: list[Clip] = []
+    for label in sorted(by_label):
+        members = by_label[label]
+        kept.extend(rng.sample(members, min(cap, len(members))))
+    return kept
+
+
+def build_fresh_model(config: TrainConfig, labels: list[str]) -> nn.Module:
+    if config.arch == "ast":
+        size = ASTSize(**{**config.ast_size, "max_length": config.window_frames})  # type: ignore[arg-type]
+        return ASTClassifier(labels, size)
+    if config.arch == "mfcc_cnn":
+        return MfccCNN(labels, window_frames=config.window_frames)
+    return YamnetDNN(labels)
+
+
+def input_spec_for(config: TrainConfig, train_features: Sequence[np.ndarray]) -> InputSpec:
+    """Window settings, plus per-coefficient standardisation for MFCC (from training clips)."""
+    kind = config.front_end.kind
+    if kind == "yamnet":
+        return InputSpec(kind)
+    window = config.window_frames
+    if kind == "mfcc":
+        stacked = np.concatenate(list(train_features), axis=0)
+        mean, std = stacked.mean(0), stacked.std(0) + 1e-5
+        return InputSpec(kind, window, window // 2, mean.tolist(), std.tolist())
+    return InputSpec(kind, window, window // 2)
+
+
+def _random_window(
+    features: np.ndarray, frames: int, pad: float, rng: np.random.Generator
+) -> np.ndarray:
+    total = len(features)
+    if total >= frames:
+        start = int(rng.integers(0, total - frames + 1))
+        return features[start : start + frames]
+    out = np.full((frames, features.shape[1]), pad, dtype=np.float32)
+    start = int(rng.integers(0, frames - total + 1))
+    out[start : start + total] = features
+    return out
+
+
+def scores(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> dict[str, float]:
+    labels = list(range(n_classes))
+    return {
+        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+    }
+
+
+def train(
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    shared_dir: Path | None = None,
+    cache_dir: Path = Path("var/cache"),
+    split: Split | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train one model; the split is reused from ``run_dir/split.csv`` when it is there."""
+    torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    spec_task = get_task(config.task)
+    labels = list(spec_task.labels)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    split_path = run_dir / "split.csv"
+    if split is None:
+        split = read_split(split_path, shared_dir) if split_path.exists() else None
+    if split is None:
+        split = make_split(config.task, config.split_seed, shared_dir)
+    write_split(split, split_path, shared_dir)
+
+    train_clips = cap_per_class(split.train, config.max_clips_per_class, config.seed)
+    val_clips = cap_per_class(split.val, config.max_clips_per_class, config.seed)
+    front_end = config.front_end
+    x_train = cached_features([c.path for c in train_clips], front_end, cache_dir)
+    x_val = cached_features([c.path for c in val_clips], front_end, cache_dir)
+    y_train = np.array([labels.index(c.label) for c in train_clips])
+    y_val = np.array([labels.index(c.label) for c in val_clips])
+
+    spec = input_spec_for(config, x_train)
+    x_train = [spec.normalise(x).astype(np.float32) for x in x_train]
+    model = build_fresh_model(config, labels)
+    model_config = {
+        "task": config.task,
+        "labels": labels,
+        "model": model.config_dict(),  # type: ignore[operator]
+        "front_end": front_end.to_dict(),
+        "input": spec.to_dict(),
+        "training": asdict(config),
+    }
+    (run_dir / "config.json").write_text(json.dumps(model_config, indent=2))
+
+    counts = Counter(y_train.tolist())
+    class_weight = torch.tensor(
+        [len(y_train) / (len(labels) * max(counts.get(i, 0), 1)) for i in range(len(labels))],
+        dtype=torch.float32,
+    )
+    draw_p = np.array([1.0 / counts[y] for y in y_train])
+    draw_p /= draw_p.sum()
+    epoch_size = config.epoch_size or len(y_train)
+    steps_per_epoch = math.ceil(epoch_size / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    warmup = steps_per_epoch * config.warmup_epochs
+
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        done = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lr_at)
+    rng = np.random.default_rng(config.seed)
+    weight = class_weight if config.balance == "loss" else None
+    history: list[dict[str, float]] = []
+    best = (-1.0, -1)
+    best_balanced = 0.0
+    stale = 0
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
+        TimeRemainingColumn(),
+        disable=not progress,
+    )
+    with bar:
+        job = bar.add_task(f"{config.task}/{config.arch}", total=config.epochs, info="")
+        for epoch in range(1, config.epochs + 1):
+            started = time.time()
+            model.train()
+            if config.balance == "sampler":
+                order = rng.choice(len(y_train), size=epoch_size, replace=True, p=draw_p)
+            else:
+                order = rng.permutation(len(y_train))[:epoch_size]
+            losses = []
+            for step in range(steps_per_epoch):
+                idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+                if len(idx) < 2:
+                    continue
+                if spec.kind == "yamnet":
+                    xb = torch.from_numpy(np.stack([x_train[i] for i in idx]))
+                else:
+                    xb = torch.from_numpy(
+                        np.stack(
+                            [
+                                _random_window(x_train[i], spec.window_frames, spec.pad_value, rng)
+                                for i in idx
+                            ]
+                        )
+                    )
+                    if config.spec_augment:
+                        xb = spec_augment(xb, rng)
+                yb = nn.functional.one_hot(torch.from_numpy(y_train[idx]), len(labels)).float()
+                if config.mixup_alpha > 0:
+                    xb, yb, _ = mixup(xb, yb, rng, alpha=config.mixup_alpha)
+                logits = model(xb).logits
+                log_p = torch.log_softmax(logits, -1)
+                per_class = -(yb * log_p)
+                if weight is not None:
+                    per_class = per_class * weight
+                loss = per_class.sum(-1).mean()
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                optimiser.step()
+                scheduler.step()
+                losses.append(loss.item())
+
+            probs = clip_probabilities(model, [spec.normalise(x) for x in x_val], spec)
+            val = scores(y_val.tolist(), probs.argmax(1).tolist(), len(labels))
+            record = {
+                "epoch": epoch,
+                "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                "val_accuracy": val["accuracy"],
+                "val_macro_f1": val["macro_f1"],
+                "val_balanced_accuracy": val["balanced_accuracy"],
+                "seconds": time.time() - started,
+            }
+            history.append(record)
+            (run_dir / "history.json").write_text(json.dumps(history, indent=2))
+            if on_epoch:
+                on_epoch(record)
+            improved = val["macro_f1"] > best[0]
+            if improved:
+                best = (val["macro_f1"], epoch)
+                best_balanced = val["balanced_accuracy"]
+                stale = 0
+                state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+                save_file(state, str(run_dir / "model.safetensors"))
+            else:
+                stale += 1
+            torch.save(
+                {"epoch": epoch, "model": model.state_dict(), "optimiser": optimiser.state_dict()},
+                run_dir / "checkpoint.pt",
+            )
+            bar.update(
+                job,
+                advance=1,
+                info=f"loss {record['train_loss']:.3f} val F1 {val['macro_f1']:.3f} "
+                f"(best {best[0]:.3f} @ {best[1]})",
+            )
+            if stale >= config.patience:
+                break
+    return TrainResult(run_dir, best[1], best[0], best_balanced, history)

@@ -1,0 +1,109 @@
+"""The shipped labellers: deterministic labels, ids = sha256 of the weights, the CLI contract."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from miao.cli import app
+from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, load_labeller, shipped_tasks
+from ml.tasks import TASKS
+
+SHIPPED = shipped_tasks()
+needs_weights = pytest.mark.skipif(
+    "source" not in SHIPPED, reason="no shipped weights in ml/weights (run miao eval --ship)"
+)
+
+
+def _meow_like(seconds: float = 2.0, seed: int = 0, rate: int = 16000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 600 + 250 * np.sin(np.pi * t / seconds)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    wave = sum(np.sin(k * phase) / k for k in range(1, 6)) * np.hanning(t.size) * 0.3
+    return (wave + rng.normal(0, 0.005, t.size)).astype(np.float32)
+
+
+def _write(path: Path, wave: np.ndarray, rate: int = 16000, fmt: str = "WAV") -> Path:
+    sf.write(path, wave, rate, format=fmt)
+    return path
+
+
+def test_every_task_ships_weights_under_30_mb_with_a_card() -> None:
+    assert set(SHIPPED) == set(TASKS), f"shipped: {SHIPPED}"
+    for task in SHIPPED:
+        folder = WEIGHTS_DIR / task
+        assert (folder / WEIGHTS_FILE).stat().st_size < 30e6
+        for name in ("config.json", "MODEL_CARD.md", "metrics.json", "confusion.png"):
+            assert (folder / name).is_file(), f"{task}/{name}"
+
+
+@needs_weights
+@pytest.mark.parametrize("task", SHIPPED)
+def test_labels_are_deterministic_and_id_is_the_weights_hash(task: str) -> None:
+    labeller = load_labeller(task)
+    digest = hashlib.sha256((WEIGHTS_DIR / task / WEIGHTS_FILE).read_bytes()).hexdigest()
+    assert labeller.model_id == digest
+    assert digest in (WEIGHTS_DIR / task / "MODEL_CARD.md").read_text()
+    wave = _meow_like(seed=3)
+    first, second = labeller.predict(wave), labeller.predict(wave.copy())
+    assert first == second
+    assert list(first.probabilities) == list(TASKS[task].labels)
+    assert sum(first.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    # a batch gives the same answer as one clip at a time
+    batch = labeller.predict_many([_meow_like(seed=4), wave, _meow_like(1.0, seed=5)])
+    assert batch[1] == first
+
+
+@needs_weights
+def test_label_json_contract_with_an_unreadable_file(tmp_path: Path) -> None:
+    good = _write(tmp_path / "meow.wav", _meow_like())
+    flac = _write(tmp_path / "meow8k.flac", _meow_like(rate=8000), rate=8000, fmt="FLAC")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(good.read_bytes()[:60])  # header says more than is there
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all")
+
+    result = CliRunner().invoke(
+        app, ["label", str(good), str(broken), str(text), str(flac), "--json"]
+    )
+    assert result.exit_code == 1, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    by_path: dict[str, list[dict]] = {}
+    for line in lines:
+        by_path.setdefault(line["path"], []).append(line)
+
+    for labelled in (good, flac):
+        rows = by_path[str(labelled)]
+        assert rows[0]["task"] == "source"  # no --task: source first, then the task it routes to
+        for row in rows:
+            assert set(row) == {"path", "task", "label", "probabilities", "model_id"}
+            assert row["label"] in TASKS[row["task"]].labels
+            assert row["label"] == max(row["probabilities"], key=row["probabilities"].get)
+            assert len(row["model_id"]) == 64
+    assert by_path[str(broken)][0]["error"]["code"] == "unreadable"
+    assert by_path[str(text)][0]["error"]["code"] == "unsupported_format"
+
+
+@needs_weights
+def test_label_with_task_runs_only_that_task(tmp_path: Path) -> None:
+    good = _write(tmp_path / "meow.wav", _meow_like())
+    result = CliRunner().invoke(app, ["label", str(good), "--task", "cat-context", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert row["task"] == "cat-context"
+    wave, _ = sf.read(io.BytesIO(good.read_bytes()), dtype="float32")
+    assert row["label"] == load_labeller("cat-context").predict(wave).label
+
+
+def test_label_rejects_an_unknown_task(tmp_path: Path) -> None:
+    good = _write(tmp_path / "meow.wav", _meow_like())
+    result = CliRunner().invoke(app, ["label", str(good), "--task", "parrot"])
+    assert result.exit_code == 2
