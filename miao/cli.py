@@ -27,6 +27,7 @@ _COMMANDS: list[str] = [
     "miao.commands.index",
     "miao.commands.cid",
     "miao.commands.api",
+    "miao.commands.eda",
     "miao.commands.train",
     "miao.commands.eval",
     "miao.commands.label",
