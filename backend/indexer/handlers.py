@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import and_, or_, select, update
@@ -63,60 +64,59 @@ class AppliedEvents:
         self.counts[name] = self.counts.get(name, 0) + 1
 
 
-def _insert(session: Session, model: type[Any]) -> Any:
-    """The dialect's ``INSERT`` construct, which has ``on_conflict_do_*`` on both backends."""
-    dialect = session.get_bind().dialect.name
+@lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect: str, model: type[Any], key: tuple[str, ...], update_cols: tuple[str, ...]
+) -> Any:
+    """``INSERT … ON CONFLICT (key) DO UPDATE/NOTHING``, built once per shape (values bind at
+    execution, so the compiled form is cached too)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - only the two supported backends
         raise NotImplementedError(f"no upsert for database dialect {dialect!r}")
-    return insert(model)
+    stmt = insert(model.__table__)
+    if update_cols:
+        return stmt.on_conflict_do_update(
+            index_elements=list(key), set_={c: stmt.excluded[c] for c in update_cols}
+        )
+    return stmt.on_conflict_do_nothing(index_elements=list(key))
 
 
 def _upsert(
     session: Session,
     model: type[Any],
-    values: dict[str, Any],
+    values: dict[str, Any] | list[dict[str, Any]],
     key: list[str],
     update_cols: list[str],
 ) -> None:
-    stmt = _insert(session, model).values(**values)
-    if update_cols:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=key, set_={c: stmt.excluded[c] for c in update_cols}
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=key)
-    session.execute(stmt)
+    """Insert ``values`` (one row, or many at once), or update/skip rows whose ``key`` exists."""
+    dialect = session.get_bind().dialect.name
+    session.execute(_upsert_statement(dialect, model, tuple(key), tuple(update_cols)), values)
 
 
 def _bytes32(value: str) -> str:
     return value.lower()
 
 
-def _position(event: ChainEventLike) -> dict[str, Any]:
-    return {"block": event.block_number, "tx_hash": event.tx_hash, "log_index": event.log_index}
-
-
-def record_event(session: Session, event: ChainEventLike) -> None:
-    """The audit-trail row, once per (block hash, log index)."""
-    _upsert(
-        session,
-        ChainEventRow,
+def record_events(session: Session, events: list[ChainEventLike]) -> None:
+    """The audit-trail rows, once per (block hash, log index), in one statement."""
+    if not events:
+        return
+    rows = [
         {
-            "contract": event.contract,
-            "name": event.name,
-            "block_number": event.block_number,
-            "block_hash": event.block_hash,
-            "tx_hash": event.tx_hash,
-            "log_index": event.log_index,
-            "args": event.args,
-        },
-        key=["block_hash", "log_index"],
-        update_cols=[],
-    )
+            "contract": e.contract,
+            "name": e.name,
+            "block_number": e.block_number,
+            "block_hash": e.block_hash,
+            "tx_hash": e.tx_hash,
+            "log_index": e.log_index,
+            "args": e.args,
+        }
+        for e in events
+    ]
+    _upsert(session, ChainEventRow, rows, key=["block_hash", "log_index"], update_cols=[])
 
 
 def on_sound_registered(session: Session, event: ChainEventLike, applied: AppliedEvents) -> None:
@@ -269,8 +269,8 @@ def apply_events(
 ) -> AppliedEvents:
     """Write ``events`` (in chain order) into ``session``'s open transaction; commits nothing."""
     applied = AppliedEvents()
+    record_events(session, events)
     for event in events:
-        record_event(session, event)
         if (event.contract, event.name) == ("MeowNFT", "MetadataUpdate"):
             on_metadata_update(session, event, token_uri_reader)
         else:
