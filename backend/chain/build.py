@@ -138,10 +138,13 @@ def write_artifacts(out_dir: Path = ARTIFACTS_DIR) -> list[Path]:
     return written
 
 
-def stale_artifacts(out_dir: Path = ARTIFACTS_DIR) -> list[str]:
-    """Names of contracts whose committed artifact differs from a fresh compile (or is missing)."""
+def stale_artifacts(
+    out_dir: Path = ARTIFACTS_DIR, fresh: dict[str, dict[str, Any]] | None = None
+) -> list[str]:
+    """Names of contracts whose artifact in ``out_dir`` differs from ``fresh`` (by default a new
+    compile), or is missing."""
     stale = []
-    for name, artifact in compile_artifacts().items():
+    for name, artifact in (fresh if fresh is not None else compile_artifacts()).items():
         path = out_dir / f"{name}.json"
         if not path.exists() or path.read_text(encoding="utf-8") != render(artifact):
             stale.append(name)
