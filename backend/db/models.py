@@ -250,6 +250,9 @@ class GeneratedMeow(Base):
     metadata_cid: Mapped[str | None] = mapped_column(String(CID_LEN), unique=True)
     created_at: Mapped[datetime] = _created_at()
 
+    sound: Mapped[Sound] = relationship()
+    job: Mapped[Job | None] = relationship()
+
 
 class Job(Base):
     """Background work a person waits on (an upload, a generation, a mint); streamed over SSE."""
@@ -268,6 +271,7 @@ class Job(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
 
+    sound: Mapped[Sound | None] = relationship()
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", order_by="JobEvent.seq", viewonly=True
     )
