@@ -68,14 +68,34 @@ def deploy_contracts(client: ChainClient) -> Deployment:
     )
 
 
-def deploy_and_save(settings: Settings) -> Deployment:
-    """Deploy to ``settings.chain_rpc_url`` with the deployer key; write ``deployment_path``."""
+def existing_deployment(client: ChainClient, path: Path) -> Deployment | None:
+    """The deployment in ``path`` if both its contracts have code on ``client``'s chain."""
+    try:
+        deployment = Deployment.load(path)
+    except (FileNotFoundError, ValueError):
+        return None
+    if deployment.chain_id != client.chain_id:
+        return None
+    for address in deployment.addresses().values():
+        if not client.w3.eth.get_code(Web3.to_checksum_address(address)):
+            return None
+    return deployment
+
+
+def deploy_and_save(settings: Settings, *, reuse_existing: bool = False) -> Deployment:
+    """Deploy to ``settings.chain_rpc_url`` with the deployer key; write ``deployment_path``.
+
+    With ``reuse_existing`` a deployment file whose contracts are on this chain is kept as it is
+    (docker-compose's one-shot ``migrate`` service restarts without redeploying).
+    """
     client = ChainClient.from_settings(settings)
     if client.chain_id != settings.chain_id:
         raise ChainError(
             f"the node at {settings.chain_rpc_url} has chain id {client.chain_id}, "
             f"but MIAO_CHAIN_ID is {settings.chain_id}: refusing to deploy to the wrong chain."
         )
+    if reuse_existing and (found := existing_deployment(client, settings.deployment_path)):
+        return found
     deployment = deploy_contracts(client)
     deployment.save(settings.deployment_path)
     return deployment

@@ -19,6 +19,11 @@ def deploy(
         "--out",
         help="Deployment file (default: MIAO_DEPLOYMENT_FILE or var/deployment.json).",
     ),
+    if_missing: bool = typer.Option(
+        False,
+        "--if-missing",
+        help="Keep the deployment file's contracts when their code is on this chain.",
+    ),
 ) -> None:
     """Deploy SoundRegistry and MeowNFT with MIAO_DEPLOYER_KEY (which gets every role)."""
     from backend.chain.deploy import deploy_and_save
@@ -33,7 +38,7 @@ def deploy(
     settings = get_settings().model_copy(update=update)
     try:
         with err.status(f"deploying to {settings.chain_rpc_url}"):
-            deployment = deploy_and_save(settings)
+            deployment = deploy_and_save(settings, reuse_existing=if_missing)
     except ChainUnavailable:
         err.print(
             f"[red]error:[/] no chain answers at {settings.chain_rpc_url}: start one "

@@ -46,3 +46,24 @@ def test_missing_or_bad_deployment_file_is_a_clear_error(tmp_path: Path) -> None
     (tmp_path / "bad.json").write_text('{"chain_id": 1}')
     with pytest.raises(ValueError, match="not a deployment file"):
         Deployment.load(tmp_path / "bad.json")
+
+
+def test_reuse_existing_keeps_a_live_deployment_and_redeploys_a_stale_one(
+    anvil_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(chain_rpc_url=anvil_url, var_dir=tmp_path, deployer_key=ANVIL_KEYS[1])
+    first = deploy_and_save(settings)
+    assert deploy_and_save(settings, reuse_existing=True) == first
+
+    # a file naming addresses without code (another chain's deployment) is not reused
+    stale = Deployment(
+        chain_id=first.chain_id,
+        sound_registry="0x" + "11" * 20,
+        meow_nft="0x" + "22" * 20,
+        deployer=first.deployer,
+        block_number=0,
+    )
+    stale.save(settings.deployment_path)
+    fresh = deploy_and_save(settings, reuse_existing=True)
+    assert fresh.sound_registry not in (stale.sound_registry, first.sound_registry)
+    assert Deployment.load(settings.deployment_path) == fresh
