@@ -25,8 +25,11 @@ def dev(
 ) -> None:
     """Start the chain, Redis, the IPFS node, deploy the contracts, migrate the database and run
     the indexer; Ctrl-C stops them."""
+    from sqlalchemy.exc import OperationalError
+
     from backend.chain.deploy import deploy_and_save
     from backend.db.migrate import upgrade as upgrade_database
+    from backend.db.session import normalize_url
     from backend.settings import get_settings
     from miao.stack import (
         ManagedProcess,
@@ -84,7 +87,11 @@ def dev(
         for name, address in deployment.addresses().items():
             console.print(f"  {name:<14} {address}")
 
-        upgrade_database(settings.db_url)
+        db_shown = normalize_url(settings.db_url).render_as_string(hide_password=True)
+        try:
+            upgrade_database(settings.db_url)
+        except OperationalError as exc:
+            raise StackError(f"database {db_shown} cannot be migrated: {exc.orig}") from None
         # --rebuild: each start deploys new contracts, so rows indexed from an older chain go
         indexer_argv = [sys.executable, "-m", "miao", "index", "--follow", "--rebuild"]
         indexer_env = {
@@ -94,7 +101,7 @@ def dev(
         started.append(
             ManagedProcess("indexer", indexer_argv, logs / "indexer.log", env=indexer_env).start()
         )
-        console.print(f"[green]indexer[/] following the chain into {settings.db_url}")
+        console.print(f"[green]indexer[/] following the chain into {db_shown}")
 
         console.print("[bold]local stack is up[/] — Ctrl-C stops it")
         while all(p.alive() for p in started):
