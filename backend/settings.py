@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     deployer_key: str = ANVIL_KEYS[0]
     """Admin of both contracts; in the local stack also the relayer, labeller and minter."""
     receipt_timeout_s: float = 30.0
+    relayer_key: str = ANVIL_KEYS[1]
+    """Pays the gas of relayed registrations (``POST /v1/sounds/{id}/register``); no role needed."""
+    labeller_key: str | None = Field(
+        default=None,
+        description="The worker's signer (LABELLER_ROLE + MODEL_ADMIN_ROLE); default the deployer",
+    )
+    registration_deadline_s: int = Field(
+        default=3600, gt=0, description="How long a signed relayed registration stays valid"
+    )
 
     # IPFS (Kubo RPC API)
     ipfs_api_url: str = "http://127.0.0.1:5001"
@@ -85,6 +94,14 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(default=20, gt=0, description="Upload size limit")
 
+    # the labelling pipeline (Celery on the Redis broker)
+    task_visibility_timeout_s: float = Field(
+        default=3600, gt=0, description="A task unacknowledged this long is redelivered"
+    )
+    requeue_after_s: float = Field(
+        default=60, gt=0, description="A job registered but not labelled this long is re-queued"
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -98,6 +115,10 @@ class Settings(BaseSettings):
     @property
     def deployment_path(self) -> Path:
         return self.deployment_file or self.var_dir / "deployment.json"
+
+    @property
+    def labeller_signer_key(self) -> str:
+        return self.labeller_key or self.deployer_key
 
     @property
     def db_url(self) -> str:
