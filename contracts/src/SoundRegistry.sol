@@ -115,6 +115,7 @@ contract SoundRegistry is ISoundRegistry, AccessControl, EIP712, Nonces {
         uint256 count = labelNames.length;
         if (count == 0) revert EmptyLabelSet();
         if (count > type(uint16).max) revert TooManyLabels(count);
+        // forge-lint: disable-next-line(unsafe-typecast) -- count <= type(uint16).max, checked above
         models[modelId] = Model({registered: true, labelCount: uint16(count)});
         emit ModelRegistered(modelId, name, task, labelNames);
     }

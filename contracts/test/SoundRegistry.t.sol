@@ -374,6 +374,17 @@ contract SoundRegistryTest is Test {
         registry.registerModel(MODEL, "kind-v1", "classify-kind", new string[](0));
     }
 
+    function test_registerModel_revertsOnTooManyLabels() public {
+        vm.expectRevert(abi.encodeWithSelector(ISoundRegistry.TooManyLabels.selector, uint256(65_536)));
+        registry.registerModel(MODEL, "huge", "t", new string[](65_536));
+    }
+
+    function test_registerModel_acceptsTheLargestLabelSet() public {
+        registry.registerModel(MODEL, "large", "t", new string[](65_535));
+        (, uint16 labelCount) = registry.models(MODEL);
+        vm.assertEq(uint256(labelCount), 65_535, "label count");
+    }
+
     function test_registerModel_revertsOnZeroId() public {
         vm.expectRevert(ISoundRegistry.InvalidDigest.selector);
         registry.registerModel(bytes32(0), "kind-v1", "classify-kind", _labelNames());
