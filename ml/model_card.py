@@ -128,7 +128,8 @@ Labels (fixed order = output order): {", ".join(f"`{x}`" for x in spec.labels)}.
 `transformers` `ASTForAudioClassification` trained from scratch (no pretrained AST weights can be
 had here): {size.get("layers")} layers, hidden {size.get("hidden")}, {size.get("heads")} heads,
 16x16 patches with stride {size.get("stride")} (no overlap), windows of {size.get("max_length")}
-frames (10 ms each); a clip's prediction is the mean softmax over half-overlapping windows.
+frames (10 ms each) taken {config["input"]["hop_frames"]} frames apart (the last aligned to the
+clip's end); a clip's prediction is the mean softmax over its windows.
 Weights: {weights_mb:.1f} MB. Front end: mono 16 kHz (soxr), {"band-limited to " + str(front["band_limit_hz"]) + " Hz by a round trip through " + str(2 * front["band_limit_hz"]) + " Hz (so 8 kHz and 16 kHz sources look alike)" if front.get("band_limit_hz") else "full band"}, AST log-mel (128 bins, 25 ms / 10 ms, AudioSet normalisation).
 
 Training: AdamW lr {training["lr"]}, weight decay {training["weight_decay"]}, batch {training["batch_size"]},

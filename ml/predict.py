@@ -2,7 +2,7 @@
 
 Shared by validation during training, evaluation and the shipped labeller, so all three turn a
 clip into a prediction the same way: frame models (AST, MFCC-CNN) average the softmax over
-half-overlapping windows of the clip; the YAMNet DNN takes its one pooled vector.
+the clip's windows (``hop_frames`` apart, the last aligned to the end); the YAMNet DNN takes its one pooled vector.
 """
 
 from __future__ import annotations

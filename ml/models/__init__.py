@@ -1,8 +1,8 @@
 """Models: the AST labeller and its baselines, built from a ``config.json`` dict.
 
 Frame-based models (AST, MFCC-CNN) see fixed-length windows; :func:`frame_windows` cuts a clip of
-any length into overlapping windows (padding a short one), and a clip's prediction is the mean
-of its windows' probabilities.
+any length into windows ``hop`` apart (padding a short one, aligning the last one to the end), and
+a clip's prediction is the mean of its windows' probabilities.
 """
 
 from __future__ import annotations
