@@ -117,7 +117,14 @@ def _print_report(report: DatasetReport, folder: Path) -> None:
         )
     console.print(table)
     low, high = report.recommended_band_hz
-    band = f"{low or 0:.0f}-{high:.0f} Hz" if high else f"highpass {low or 0:.0f} Hz"
+    if low and high:
+        band = f"{low:.0f}-{high:.0f} Hz"
+    elif high:
+        band = f"lowpass at {high:.0f} Hz"
+    elif low:
+        band = f"highpass at {low:.0f} Hz"
+    else:
+        band = "none (the energy spans the whole band)"
     console.print(f"recommended bandpass: [bold]{band}[/bold] ({report.band_rationale})")
     if report.failures:
         console.print(
