@@ -19,15 +19,17 @@ from redis.backoff import NoBackoff
 
 from backend.api.errors import install_error_handlers
 from backend.api.health import HealthCheck, default_health_checks
-from backend.api.routes import auth, health
+from backend.api.pipeline_errors import install_pipeline_error_handlers
+from backend.api.routes import auth, dataset, health, jobs, sounds
 from backend.api.schemas.errors import error_responses
+from backend.api.upload_limit import MULTIPART_SLACK_BYTES, UploadSizeLimit
 from backend.auth.nonces import NonceStore
 from backend.settings import DEV_SESSION_SECRET, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/v1"
-ROUTERS: list[APIRouter] = [health.router, auth.router]
+ROUTERS: list[APIRouter] = [health.router, auth.router, sounds.router, jobs.router, dataset.router]
 
 # A request that needs Redis fails fast (503) when it is down, instead of hanging.
 _REDIS_CONNECT_TIMEOUT_S = 1.0
@@ -91,6 +93,12 @@ def create_app(
         default_health_checks() if health_checks is None else health_checks
     )
     install_error_handlers(app)
+    install_pipeline_error_handlers(app)
+    app.add_middleware(
+        UploadSizeLimit,
+        routes=[("POST", f"{API_PREFIX}/sounds"), ("POST", f"{API_PREFIX}/analyze")],
+        max_bytes=settings.max_upload_mb * 1024 * 1024 + MULTIPART_SLACK_BYTES,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -72,7 +72,8 @@ def test_openapi_documents_every_route_with_response_and_error_models(
         for method in route.methods - {"HEAD"}:
             operation = spec["paths"][path][method.lower()]
             where = f"{method} {path}"
-            ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+            # JSON, or a stream (SSE, JSON Lines) whose items have a model
+            (ok,) = (c["schema"] for c in operation["responses"]["200"]["content"].values())
             assert "$ref" in ok, f"{where}: 200 has no response model"
             assert _schema_name(ok) in spec["components"]["schemas"]
             errors = {
@@ -83,7 +84,8 @@ def test_openapi_documents_every_route_with_response_and_error_models(
             assert errors.get("500") == "ErrorResponse", where
             assert set(errors.values()) == {"ErrorResponse"}, where
             if "requestBody" in operation:
-                assert "$ref" in operation["requestBody"]["content"]["application/json"]["schema"]
+                (body,) = operation["requestBody"]["content"].values()  # JSON or multipart
+                assert "$ref" in body["schema"], where
                 assert errors.get("422") == "ErrorResponse", where
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     verify = spec["paths"]["/v1/auth/verify"]["post"]["responses"]

@@ -49,3 +49,13 @@ def error_responses(
         }
         for status in statuses
     }
+
+
+def json_error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``error_responses`` for a streaming route, whose errors are still JSON (a route's own
+    media type, ``text/event-stream`` say, would otherwise be documented for them too)."""
+    ref = {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+    return {
+        status: {"description": spec["description"], "content": {"application/json": ref}}
+        for status, spec in error_responses(*statuses).items()
+    }

@@ -1,0 +1,64 @@
+"""Dependencies of the pipeline routes: the database, IPFS, the relayer and job notifications.
+
+Long-lived clients (the relayer's chain client, the Redis publisher) are made on first use and
+kept on ``app.state``, so an API started before the contracts are deployed still serves the rest.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.api.deps import RedisDep, SettingsDep
+from backend.api.errors import ApiError
+from backend.db.session import session_factory
+from backend.ipfs.client import IpfsClient
+from backend.pipeline.jobs import Notify, redis_notifier
+from backend.pipeline.registration import Registrar
+
+_lock = threading.Lock()
+
+
+def get_sessions(settings: SettingsDep) -> sessionmaker[Session]:
+    return session_factory(settings.db_url)
+
+
+async def get_ipfs(settings: SettingsDep) -> AsyncIterator[IpfsClient]:
+    async with IpfsClient.from_settings(settings) as ipfs:
+        yield ipfs
+
+
+def get_registrar(request: Request, settings: SettingsDep) -> Registrar:
+    with _lock:
+        registrar = getattr(request.app.state, "registrar", None)
+        if registrar is None:
+            try:
+                registrar = Registrar.from_settings(settings)
+            except (FileNotFoundError, ValueError) as exc:
+                raise ApiError(503, "not_deployed", str(exc)) from None
+            request.app.state.registrar = registrar
+        return registrar
+
+
+def get_notify(request: Request, settings: SettingsDep) -> Notify:
+    with _lock:
+        notify = getattr(request.app.state, "job_notify", None)
+        if notify is None:
+            notify = request.app.state.job_notify = redis_notifier(settings.redis_url)
+        return notify
+
+
+async def require_redis(redis: RedisDep) -> None:
+    """New work needs the queue: a Redis that does not answer is a 503 before anything is stored."""
+    await redis.ping()
+
+
+SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
+IpfsDep = Annotated[IpfsClient, Depends(get_ipfs)]
+RegistrarDep = Annotated[Registrar, Depends(get_registrar)]
+NotifyDep = Annotated[Notify, Depends(get_notify)]
+RedisUp = Annotated[None, Depends(require_redis)]

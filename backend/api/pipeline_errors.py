@@ -1,0 +1,40 @@
+"""How the pipeline's exceptions answer: status, code and message in the one error format."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from backend.api.errors import error_json, map_error
+from backend.chain.errors import ChainError, ChainUnavailable, TransactionTimeout
+from backend.ipfs.errors import IpfsError, IpfsUnavailable
+from backend.pipeline.jobs import JobNotFound
+from backend.pipeline.queue import QueueUnavailable
+from backend.pipeline.registration import RegistrationRefused
+from backend.pipeline.sounds import InvalidSoundId, SoundNotFound
+from backend.pipeline.uploads import DuplicateSound, UploadRejected
+
+
+async def _refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UploadRejected | RegistrationRefused)
+    return error_json(exc.status, exc.code, exc.message)
+
+
+async def _duplicate(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DuplicateSound)
+    return error_json(409, "duplicate_sound", str(exc), details=[exc.existing.as_dict()])
+
+
+def install_pipeline_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(UploadRejected, _refused)
+    app.add_exception_handler(RegistrationRefused, _refused)
+    app.add_exception_handler(DuplicateSound, _duplicate)
+    map_error(app, SoundNotFound, 404, "sound_not_found")
+    map_error(app, JobNotFound, 404, "job_not_found")
+    map_error(app, InvalidSoundId, 422, "invalid_sound_id")
+    map_error(app, IpfsUnavailable, 503, "ipfs_unavailable")
+    map_error(app, IpfsError, 502, "ipfs_error")
+    map_error(app, ChainUnavailable, 503, "chain_unavailable")
+    map_error(app, TransactionTimeout, 504, "chain_timeout")
+    map_error(app, ChainError, 502, "chain_error")
+    map_error(app, QueueUnavailable, 503, "queue_unavailable")
