@@ -33,6 +33,12 @@ def index(
         None, min=0, help="Stop at this block even if the chain is further on (not with --follow)."
     ),
     poll: float = typer.Option(None, min=0.05, help="--follow: seconds between polls."),
+    queue_labelling: bool = typer.Option(
+        False,
+        "--queue-labelling",
+        help="Queue label_sound (Celery on MIAO_REDIS_URL) for each newly registered recorded "
+        "sound (`miao dev` does; the worker's sweep catches any it misses).",
+    ),
 ) -> None:
     """Index SoundRegistry and MeowNFT events into the database, from its checkpoint onward.
 
@@ -72,12 +78,23 @@ def index(
         )
         raise typer.Exit(2)
 
+    on_sound_registered = None
+    if queue_labelling:
+        from backend.pipeline.queue import LabelQueue
+
+        label_queue = LabelQueue(settings)
+
+        def on_sound_registered(sound_id: str) -> None:
+            label_queue.enqueue_label(sound_id)  # a failure is logged; the worker's sweep re-queues
+            console.print(f"queued label_sound({sound_id})")
+
     indexer = Indexer(
         session_factory(settings.db_url),
         Web3EventSource(w3, deployment),
         deployment,
         batch_size=batch_size,
         confirmations=confirmations,
+        on_sound_registered=on_sound_registered,
     )
     totals: Counter[str] = Counter()
     console.print(
