@@ -156,6 +156,10 @@ def register_relayed(
             f"the signature is by {signer}, not the uploader {contributor} "
             "(sign exactly the typed data the upload returned)",
         )
+    if registrar.registry.sound(sound_id) is not None:  # the index may lag the chain
+        raise RegistrationRefused(
+            409, "already_registered", f"{sound_id} is registered on-chain already"
+        )
     try:
         tx = registrar.registry.register_sound_for(
             contributor,
