@@ -298,7 +298,7 @@ def train(
                 scheduler.step()
                 losses.append(loss.item())
 
-            probs = clip_probabilities(model, [spec.normalise(x) for x in x_val], spec)
+            probs = clip_probabilities(model, x_val, spec)  # it normalises the raw features
             val = scores(y_val.tolist(), probs.argmax(1).tolist(), len(labels))
             record = {
                 "epoch": epoch,

@@ -63,6 +63,22 @@ def test_labels_are_deterministic_and_id_is_the_weights_hash(task: str) -> None:
 
 
 @needs_weights
+def test_source_cannot_tell_an_8khz_copy_from_the_16khz_original() -> None:
+    """The band-limit shortcut is closed: the same sound at 8 kHz gets the same probabilities."""
+    from ml.audio import resample
+
+    labeller = load_labeller("source")
+    assert labeller.front_end.band_limit_hz == 4000
+    rng = np.random.default_rng(7)
+    wave = _meow_like(3.0, seed=7) + rng.normal(0, 0.05, 48000).astype(np.float32)  # broadband
+    narrow = resample(resample(wave, 16000, 8000), 8000, 16000)
+    full, band_limited = labeller.predict(wave), labeller.predict(narrow)
+    assert full.label == band_limited.label
+    for label, p in full.probabilities.items():
+        assert band_limited.probabilities[label] == pytest.approx(p, abs=0.02)
+
+
+@needs_weights
 def test_label_json_contract_with_an_unreadable_file(tmp_path: Path) -> None:
     good = _write(tmp_path / "meow.wav", _meow_like())
     flac = _write(tmp_path / "meow8k.flac", _meow_like(rate=8000), rate=8000, fmt="FLAC")
