@@ -33,6 +33,10 @@ def evaluate(
     ship: bool = typer.Option(
         False, help="Also copy the AST run to ml/weights/TASK with model card and metrics."
     ),
+    ship_arch: str = typer.Option(
+        "ast",
+        help="Run to ship: ast, mfcc_cnn, or best-val (the higher validation macro-F1 of the two).",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
 ) -> None:
     """Evaluate a task's trained runs on one split part and write report.json + confusion.png."""
@@ -93,7 +97,17 @@ def evaluate(
         from ml.registry import WEIGHTS_DIR
 
         val_report = evaluate_runs(split, found, spec.labels, part="val", cache_dir=cache)
-        card = write_card(task, found["ast"], split, report, val_report, WEIGHTS_DIR / task)
+        shippable = [a for a in ("ast", "mfcc_cnn") if a in found]
+        if ship_arch == "best-val":
+            chosen = max(shippable, key=lambda a: val_report["models"][a]["macro_f1"])
+        elif ship_arch in shippable:
+            chosen = ship_arch
+        else:
+            console.print(f"[red]error:[/] cannot ship {ship_arch!r}; trained: {shippable}")
+            raise typer.Exit(2)
+        card = write_card(
+            task, found[chosen], split, report, val_report, WEIGHTS_DIR / task, shipped=chosen
+        )
         console.print(f"[green]shipped[/] {card.parent}")
     if json_output:
         typer.echo(json.dumps(report))
