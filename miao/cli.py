@@ -31,6 +31,7 @@ _COMMANDS: list[str] = [
     "miao.commands.train",
     "miao.commands.eval",
     "miao.commands.label",
+    "miao.commands.demo",
 ]
 
 

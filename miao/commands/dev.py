@@ -22,17 +22,20 @@ def dev(
         False, help="Use a chain already answering at MIAO_CHAIN_RPC_URL instead of starting anvil."
     ),
     ipfs_gateway_port: int = typer.Option(8080, help="Read-only HTTP gateway of the IPFS node."),
+    api_port: int = typer.Option(None, help="API port (default: MIAO_API_PORT, 8000)."),
 ) -> None:
     """Start the chain, Redis, the IPFS node, deploy the contracts, migrate the database and run
-    the indexer; Ctrl-C stops them."""
+    the indexer, the labelling worker and the API; Ctrl-C stops them."""
     from sqlalchemy.exc import OperationalError
 
     from backend.chain.deploy import deploy_and_save
+    from backend.chain.errors import ChainError
     from backend.db.migrate import upgrade as upgrade_database
     from backend.db.session import normalize_url
     from backend.settings import get_settings
     from miao.stack import (
         ManagedProcess,
+        PortBusyError,
         StackError,
         ensure_redis,
         ipfs_api_answers,
@@ -94,6 +97,7 @@ def dev(
             raise StackError(f"database {db_shown} cannot be migrated: {exc.orig}") from None
         # --rebuild: each start deploys new contracts, so rows indexed from an older chain go
         indexer_argv = [sys.executable, "-m", "miao", "index", "--follow", "--rebuild"]
+        indexer_argv.append("--queue-labelling")  # newly registered sounds go to the worker
         indexer_env = {
             "MIAO_CHAIN_RPC_URL": settings.chain_rpc_url,
             "MIAO_DEPLOYMENT_FILE": str(settings.deployment_path),
@@ -102,6 +106,25 @@ def dev(
             ManagedProcess("indexer", indexer_argv, logs / "indexer.log", env=indexer_env).start()
         )
         console.print(f"[green]indexer[/] following the chain into {db_shown}")
+
+        worker_argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker"]
+        worker_argv += ["--pool=solo", "--loglevel=INFO", "--without-mingle", "--without-gossip"]
+        started.append(
+            ManagedProcess("worker", worker_argv, logs / "worker.log", env=indexer_env).start()
+        )
+        console.print(
+            f"[green]worker[/]  Celery on {settings.redis_url} (log {logs / 'worker.log'})"
+        )
+
+        api_port = api_port or settings.api_port
+        if port_is_open(settings.api_host, api_port):
+            raise PortBusyError("api", settings.api_host, api_port)
+        api_argv = [sys.executable, "-m", "miao", "api", "--port", str(api_port)]
+        started.append(ManagedProcess("api", api_argv, logs / "api.log", env=indexer_env).start())
+        console.print(
+            f"[green]api[/]     http://{settings.api_host}:{api_port}/v1 (docs /v1/docs, "
+            f"log {logs / 'api.log'})"
+        )
 
         console.print("[bold]local stack is up[/] — Ctrl-C stops it")
         while all(p.alive() for p in started):
@@ -112,6 +135,9 @@ def dev(
         raise typer.Exit(1)
     except StackError as exc:
         console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except ChainError as exc:
+        console.print(f"[red]error:[/] the chain at {settings.chain_rpc_url} failed: {exc}")
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         console.print("\n[dim]Ctrl-C: shutting down[/]")
