@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import select
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +125,23 @@ def test_upload_to_on_chain_label_over_sse(
     assert body["sound_id"] not in [item["id"] for item in none["items"]]
 
 
+def _read_reply(sock: socket.socket) -> str:
+    """One HTTP response: its head, then ``Content-Length`` bytes of body."""
+    sock.settimeout(10)
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        reply += sock.recv(65536)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return (head + b"\r\n\r\n" + body).decode(errors="replace")
+
+
 def test_a_body_over_the_limit_is_refused_before_it_is_read(
     stack: PipelineStack, http: httpx.Client, alice: LocalAccount
 ) -> None:
@@ -134,7 +154,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(
             f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {100 * limit}\r\n\r\n"
         )
         sock.sendall(head.encode())
-        reply = sock.recv(4096).decode(errors="replace")
+        reply = _read_reply(sock)
     assert reply.startswith("HTTP/1.1 413"), reply
     assert '"too_large"' in reply
     # chunked (no length): cut off once the limit is passed, long before the 10x on offer
@@ -156,8 +176,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(
             except (BrokenPipeError, ConnectionResetError):
                 break
             sent += 65536
-        sock.settimeout(10)
-        reply = sock.recv(4096).decode(errors="replace")
+        reply = _read_reply(sock)
     assert reply.startswith("HTTP/1.1 413"), reply
     # the socket buffers of both ends hold a few MB on loopback; the refusal came long before
     # the 10x on offer was sent
@@ -210,3 +229,45 @@ def test_redis_down_refuses_new_work_and_loses_no_accepted_work(
         stack.start_redis()  # a fresh, empty Redis: any message it held is gone
     events = list(sse_events(stack.base_url, accepted["job_id"], timeout_s=120))
     assert [e["event"] for e in events] == STAGES
+
+
+def test_miao_demo_follows_its_upload_to_the_on_chain_label(stack: PipelineStack) -> None:
+    from backend.chain.dev_accounts import dev_key
+
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "miao",
+            "demo",
+            "--api-url",
+            stack.base_url,
+            "--wallet-key",
+            dev_key(7),
+            "--timeout",
+            "90",
+        ],
+        env={**os.environ, **stack.env()},
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    for step in ("signed in", "CID", "registered on-chain (relayed)", "labelled", "done:"):
+        assert step in run.stdout, step
+    assert run.stdout.count(" tx 0x") >= 4  # registration (twice shown) and both labels
+
+
+def test_miao_demo_without_a_stack_exits_2() -> None:
+    from miao.stack import free_port
+
+    run = subprocess.run(
+        [sys.executable, "-m", "miao", "demo", "--api-url", f"http://127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "miao dev" in run.stdout
