@@ -20,7 +20,7 @@ from redis.backoff import NoBackoff
 from backend.api.errors import install_error_handlers
 from backend.api.health import HealthCheck, default_health_checks
 from backend.api.pipeline_errors import install_pipeline_error_handlers
-from backend.api.routes import auth, dataset, health, jobs, sounds
+from backend.api.routes import analyze, auth, dataset, health, jobs, sounds
 from backend.api.schemas.errors import error_responses
 from backend.api.upload_limit import MULTIPART_SLACK_BYTES, UploadSizeLimit
 from backend.auth.nonces import NonceStore
@@ -29,7 +29,14 @@ from backend.settings import DEV_SESSION_SECRET, Settings, get_settings
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/v1"
-ROUTERS: list[APIRouter] = [health.router, auth.router, sounds.router, jobs.router, dataset.router]
+ROUTERS: list[APIRouter] = [
+    health.router,
+    auth.router,
+    sounds.router,
+    jobs.router,
+    dataset.router,
+    analyze.router,
+]
 
 # A request that needs Redis fails fast (503) when it is down, instead of hanging.
 _REDIS_CONNECT_TIMEOUT_S = 1.0
