@@ -27,9 +27,7 @@ def _wav(wave: np.ndarray, rate: int = 16000) -> bytes:
 
 
 def _analyze(client: TestClient, data: bytes, name: str = "clip.wav") -> Any:
-    return client.post(
-        "/v1/analyze", files={"file": (name, data, "application/octet-stream")}
-    )
+    return client.post("/v1/analyze", files={"file": (name, data, "application/octet-stream")})
 
 
 def test_a_clip_gets_the_registry_s_verdicts(client: TestClient) -> None:
@@ -57,7 +55,8 @@ def test_the_source_verdict_picks_the_second_model(
     monkeypatch.setenv("MIAO_WEIGHTS_DIR", str(make_labellers(tmp_path, source_bias="dog")))
     client = make_client(api_settings)
     body = _analyze(client, meow_wav_bytes(seed=12)).json()
-    assert [(p["task"], p["label"]) for p in body["predictions"]][0] == ("source", "dog")
+    source = body["predictions"][0]
+    assert (source["task"], source["label"]) == ("source", "dog")
     assert body["predictions"][1]["task"] == "dog-bark" and body["task"] == "dog-bark"
     assert set(body["predictions"][1]["probabilities"]) == {"bark", "non_bark"}
 
