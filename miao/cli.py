@@ -32,6 +32,7 @@ _COMMANDS: list[str] = [
     "miao.commands.eval",
     "miao.commands.label",
     "miao.commands.demo",
+    "miao.commands.dataset",
 ]
 
 
