@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from ml.data import Split
 
 console = Console(stderr=True)
 
@@ -34,6 +38,13 @@ def train(
         0, min=0, help="Cap clips per label in train/val, for quick runs (0: no cap)."
     ),
     threads: int = typer.Option(2, min=1, help="torch CPU threads."),
+    extra_manifest: list[Path] = typer.Option(
+        [],
+        exists=True,
+        dir_okay=False,
+        help="Also train on this manifest's clips whose label is in the task (e.g. the "
+        "manifest.csv of `miao dataset pull`); repeatable. Needs a new run folder.",
+    ),
 ) -> None:
     """Train on the group split (train part), stop early on validation macro-F1, keep the best.
 
@@ -50,8 +61,14 @@ def train(
         console.print(f"[red]error:[/] unknown arch {arch!r}; {ARCH_HELP}")
         raise typer.Exit(2)
     base = out or settings.var_dir / "runs" / task
+    if extra_manifest and (base / "split.csv").exists():
+        console.print(f"[red]error:[/] {base} has a split already; use a new --out")
+        raise typer.Exit(2)
     default_lr = {"ast": 5e-4, "mfcc_cnn": 2e-3, "yamnet_dnn": 1e-3}
     try:
+        split = None
+        if extra_manifest:
+            split = _split_with_extra(task, split_seed, settings.shared_dir, extra_manifest)
         for name in arches:
             config = TrainConfig(
                 task=task,
@@ -77,6 +94,7 @@ def train(
                 run_dir,
                 shared_dir=settings.shared_dir,
                 cache_dir=settings.var_dir / "cache",
+                split=split if not shared_split.exists() else None,
             )
             if not shared_split.exists():
                 shared_split.write_bytes((run_dir / "split.csv").read_bytes())
@@ -100,6 +118,19 @@ def train(
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+
+
+def _split_with_extra(task: str, seed: int, shared_dir: Path, manifests: list[Path]) -> Split:
+    """The task's group split over the shared data plus the manifests' clips in its labels."""
+    from ml.data import build_task_dataset, clips_from_csv, group_split
+    from ml.tasks import get_task
+    from ml.train import SPLIT_FRACTIONS
+
+    extra = [clip for path in manifests for clip in clips_from_csv(path)]
+    clips = build_task_dataset(task, shared_dir, extra=extra)
+    added = sum(clip.label in get_task(task).labels for clip in extra)
+    console.print(f"extra manifests: {added} clip(s) in the {task} labels added")
+    return group_split(clips, SPLIT_FRACTIONS.get(task, (0.7, 0.15, 0.15)), seed=seed)
 
 
 def register(app: typer.Typer) -> None:
