@@ -1,0 +1,206 @@
+"""The shipped synthesis models, loaded from ``ml/weights``, and the two things they do.
+
+:class:`MeowSynthesiser`: mood (or reference clip) → emotion vector → mel prior contour → WaveNet
+(fast cached generation) → 16 kHz audio. :class:`VoiceToCat`: voice → log-mel → GAN generator
+(mood-conditioned) → the input's frame energies re-applied → Griffin-Lim (or the WaveNet as a
+mel-conditioned vocoder, slower) → audio. Every result names the ids (sha256 of the weights files)
+of the models that made it, which is what the chain records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from ml.registry import WEIGHTS_FILE, ModelNotFoundError, sha256_file, weights_dir
+from ml.synth.emotion import MOODS, EmotionEncoder, mood_index, mood_name
+from ml.synth.generate import FastGenerator
+from ml.synth.mel import (
+    frames_for,
+    griffin_lim,
+    log_mel,
+    mu_law_decode,
+    peak_normalise,
+    reapply_envelope,
+)
+from ml.synth.prior import MelPrior, PriorConfig
+from ml.synth.style_gan import MelGenerator, StyleConfig
+from ml.synth.wavenet import WaveNet, WaveNetConfig
+
+WAVENET_DIR = "wavenet"
+EMOTION_DIR = "emotion-encoder"
+STYLE_DIR = "style-gan"
+MAX_SECONDS = 10.0
+
+
+def _folder(name: str, root: Path | None) -> Path:
+    folder = (root or weights_dir()) / name
+    if not (folder / WEIGHTS_FILE).is_file() or not (folder / "config.json").is_file():
+        raise ModelNotFoundError(
+            f"no shipped {name} model in {folder} (train it with python -m ml.synth.train_*, "
+            "then python -m ml.synth.ship)"
+        )
+    return folder
+
+
+def _prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def load_emotion_encoder(root: Path | None = None) -> tuple[EmotionEncoder, str]:
+    folder = _folder(EMOTION_DIR, root)
+    config = json.loads((folder / "config.json").read_text())
+    encoder = EmotionEncoder(dim=int(config["emotion_dim"]))
+    encoder.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+    return encoder.eval(), sha256_file(folder / WEIGHTS_FILE)
+
+
+@dataclass
+class SynthResult:
+    """Generated audio (mono float32, 16 kHz) and what made it."""
+
+    wave: np.ndarray
+    mood: str
+    seed: int
+    temperature: float
+    model_id: str
+    emotion_model_id: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _check_seconds(seconds: float) -> None:
+    if not 0.1 <= seconds <= MAX_SECONDS:
+        raise ValueError(f"seconds must be between 0.1 and {MAX_SECONDS:g}, got {seconds:g}")
+
+
+class MeowSynthesiser:
+    """The shipped WaveNet + mel prior with the emotion encoder."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        folder = _folder(WAVENET_DIR, root)
+        config = json.loads((folder / "config.json").read_text())
+        state = load_file(str(folder / WEIGHTS_FILE))
+        self.wavenet = WaveNet(WaveNetConfig.from_dict(config["wavenet"]))
+        self.wavenet.load_state_dict(_prefixed(state, "wavenet."))
+        self.prior = MelPrior(PriorConfig.from_dict(config["prior"]))
+        self.prior.load_state_dict(_prefixed(state, "prior."))
+        self.wavenet.eval(), self.prior.eval()
+        self.generator = FastGenerator(self.wavenet)
+        self.model_id = sha256_file(folder / WEIGHTS_FILE)
+        self.emotion, self.emotion_model_id = load_emotion_encoder(root)
+
+    def emotion_vector(self, mood: str | None, reference: np.ndarray | None) -> torch.Tensor:
+        return self.emotion.encode(mood=mood, reference=reference)
+
+    def synthesize(
+        self,
+        mood: str | None = "happy",
+        seconds: float = 2.0,
+        seed: int = 0,
+        temperature: float = 1.0,
+        contour_temperature: float = 0.6,
+        reference: np.ndarray | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> SynthResult:
+        """A new meow; ``progress(done, total)`` is called as samples are generated."""
+        _check_seconds(seconds)
+        if temperature <= 0 or contour_temperature < 0:
+            raise ValueError("temperatures must be positive")
+        if mood is not None:
+            mood = mood_name(mood_index(mood))
+        e = self.emotion_vector(mood, reference)
+        samples = round(seconds * 16000)
+        mel = self.prior.sample(e, frames_for(samples), seed, contour_temperature)
+        classes = self.generator.generate(
+            mel,
+            e,
+            samples,
+            seed,
+            temperature,
+            progress=None if progress is None else (lambda done: progress(done, samples)),
+        )
+        wave = np.asarray(mu_law_decode(classes), dtype=np.float32)
+        return SynthResult(
+            wave=wave,
+            mood=mood if mood is not None else "reference",
+            seed=seed,
+            temperature=temperature,
+            model_id=self.model_id,
+            emotion_model_id=self.emotion_model_id,
+            extra={"contour_temperature": contour_temperature},
+        )
+
+    def vocode(
+        self, mel: torch.Tensor, emotion: torch.Tensor, samples: int, seed: int
+    ) -> np.ndarray:
+        """Use the WaveNet as a mel-conditioned vocoder (for style transfer with --vocoder wavenet)."""
+        classes = self.generator.generate(mel, emotion, samples, seed, 1.0)
+        return np.asarray(mu_law_decode(classes), dtype=np.float32)
+
+
+class VoiceToCat:
+    """The shipped voice-to-cat generator."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        folder = _folder(STYLE_DIR, root)
+        config = json.loads((folder / "config.json").read_text())
+        self.generator = MelGenerator(StyleConfig.from_dict(config["style"]), conditioned=True)
+        self.generator.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        self.generator.eval()
+        self.model_id = sha256_file(folder / WEIGHTS_FILE)
+        self.emotion, self.emotion_model_id = load_emotion_encoder(root)
+        self.root = root
+
+    def cat_mel(
+        self, wave: np.ndarray, mood: str | None = "happy", reference: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input log-mel, cat log-mel with the input's frame energies), same frame count."""
+        if (mood is None) == (reference is None):
+            raise ValueError("give exactly one of a mood or a reference clip")
+        if reference is not None:
+            p = self.emotion.reference_distribution(reference)
+        else:
+            p = torch.zeros(len(MOODS))
+            p[mood_index(mood)] = 1.0  # type: ignore[arg-type]
+        mel_in = log_mel(wave)
+        with torch.inference_mode():
+            out = self.generator(mel_in[None], p[None])[0]
+        return mel_in, reapply_envelope(out, mel_in)
+
+    def catify(
+        self,
+        wave: np.ndarray,
+        mood: str | None = "happy",
+        reference: np.ndarray | None = None,
+        vocoder: str = "griffin-lim",
+        seed: int = 0,
+    ) -> SynthResult:
+        """Voice (mono float32, 16 kHz) in, a cat-like sound of the same length out."""
+        wave = np.asarray(wave, dtype=np.float32)
+        _check_seconds(len(wave) / 16000)
+        if mood is not None:
+            mood = mood_name(mood_index(mood))
+        _, mel = self.cat_mel(wave, mood, reference)
+        if vocoder == "griffin-lim":
+            out = griffin_lim(mel, len(wave), seed=seed)
+        elif vocoder == "wavenet":
+            synth = MeowSynthesiser(self.root)
+            e = self.emotion.encode(mood=mood, reference=reference)
+            out = synth.vocode(mel, e, len(wave), seed)
+        else:
+            raise ValueError(f"unknown vocoder {vocoder!r}: griffin-lim or wavenet")
+        return SynthResult(
+            wave=peak_normalise(out),
+            mood=mood if mood is not None else "reference",
+            seed=seed,
+            temperature=1.0,
+            model_id=self.model_id,
+            emotion_model_id=self.emotion_model_id,
+            extra={"vocoder": vocoder},
+        )

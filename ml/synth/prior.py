@@ -1,0 +1,96 @@
+"""Mel prior: the frame-rate half of synthesis — mood in, a log-mel contour (100 frames/s) out.
+
+The WaveNet turns a mel contour into samples; something has to decide what a happy meow's
+contour looks like. This is a small autoregressive GRU over mel frames (Tacotron-style): the
+previous frame goes through a pre-net whose dropout stays on when sampling (it keeps free-running
+generation from collapsing onto the average, and seeds the variety), the emotion vector enters
+every step, and the output is a diagonal Gaussian per frame, sampled with a temperature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ml.synth.mel import LOG_FLOOR, MEL_OFFSET, MEL_SCALE, N_MELS
+
+SILENT_FRAME = (torch.log(torch.tensor(LOG_FLOOR)) + MEL_OFFSET) / MEL_SCALE
+"""The normalised log-mel value of silence: the "previous frame" before the first one."""
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    hidden: int = 256
+    prenet: int = 128
+    emotion_dim: int = 16
+    dropout: float = 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PriorConfig:
+        return cls(**data)
+
+
+class MelPrior(nn.Module):
+    def __init__(self, config: PriorConfig | None = None) -> None:
+        super().__init__()
+        cfg = self.config = config or PriorConfig()
+        self.prenet1 = nn.Linear(N_MELS, cfg.prenet)
+        self.prenet2 = nn.Linear(cfg.prenet, cfg.prenet)
+        self.gru = nn.GRU(cfg.prenet + cfg.emotion_dim, cfg.hidden, batch_first=True)
+        self.init_state = nn.Linear(cfg.emotion_dim, cfg.hidden)
+        self.head = nn.Linear(cfg.hidden + cfg.emotion_dim, 2 * N_MELS)
+
+    def _prenet(self, frames: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        p = self.config.dropout
+        h = torch.relu(self.prenet1(frames))
+        h = h * (torch.rand(h.shape, generator=generator) > p) / (1 - p)
+        h = torch.relu(self.prenet2(h))
+        return h * (torch.rand(h.shape, generator=generator) > p) / (1 - p)
+
+    def _step_inputs(self, prev: torch.Tensor, emotion: torch.Tensor, gen: Any) -> torch.Tensor:
+        e = emotion[:, None].expand(-1, prev.shape[1], -1)
+        return torch.cat([self._prenet(prev, gen), e], dim=-1)
+
+    def forward(
+        self, mel: torch.Tensor, emotion: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced mean and log-std ``[B, F, N_MELS]`` for ``mel`` ``[B, N_MELS, F]``."""
+        frames = mel.transpose(1, 2)
+        first = torch.full_like(frames[:, :1], float(SILENT_FRAME))
+        prev = torch.cat([first, frames[:, :-1]], dim=1)
+        h0 = torch.tanh(self.init_state(emotion))[None]
+        out, _ = self.gru(self._step_inputs(prev, emotion, None), h0)
+        e = emotion[:, None].expand(-1, out.shape[1], -1)
+        mean, log_std = self.head(torch.cat([out, e], dim=-1)).chunk(2, dim=-1)
+        return mean, log_std.clamp(-5.0, 2.0)
+
+    def loss(self, mel: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
+        """Gaussian negative log-likelihood per mel value (constant dropped)."""
+        mean, log_std = self(mel, emotion)
+        target = mel.transpose(1, 2)
+        return (log_std + 0.5 * ((target - mean) / log_std.exp()) ** 2).mean()
+
+    @torch.inference_mode()
+    def sample(
+        self, emotion: torch.Tensor, frames: int, seed: int, temperature: float = 0.6
+    ) -> torch.Tensor:
+        """A ``[N_MELS, frames]`` log-mel contour for one emotion vector ``[dim]``."""
+        gen = torch.Generator().manual_seed(seed)
+        e = emotion[None]
+        state = torch.tanh(self.init_state(e))[None]
+        prev = torch.full((1, 1, N_MELS), float(SILENT_FRAME))
+        out = []
+        for _ in range(frames):
+            h, state = self.gru(self._step_inputs(prev, e, gen), state)
+            mean, log_std = self.head(torch.cat([h, e[:, None]], dim=-1)).chunk(2, dim=-1)
+            noise = torch.randn(mean.shape, generator=gen)
+            frame = mean + temperature * log_std.clamp(-5.0, 2.0).exp() * noise
+            out.append(frame)
+            prev = frame
+        return torch.cat(out, dim=1)[0].T.contiguous()

@@ -1,0 +1,185 @@
+"""Train the meow synthesiser: WaveNet, mel prior and emotion encoder together, on naya's train part.
+
+One loss per step, one optimiser: the WaveNet's µ-law cross-entropy on random 0.25 s crops (given
+the true log-mel and the mood's emotion vector), the mel prior's Gaussian NLL on random 2 s
+log-mel crops (given the mood's emotion vector), and the reference encoder's mood cross-entropy on
+the same crops. The mood table gets gradients from both generators: it is trained jointly with
+them. Resumable (``checkpoint.pt``), time-boxed (``--minutes``), one thread by default.
+
+    python -m ml.synth.train_wavenet --minutes 45 --run var/runs/synth/wavenet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ml.synth import checkpoint
+from ml.synth.corpus import Corpus, load_cats
+from ml.synth.emotion import EmotionEncoder
+from ml.synth.mel import HOP, log_mel, mu_law_encode
+from ml.synth.prior import SILENT_FRAME, MelPrior, PriorConfig
+from ml.synth.wavenet import START_CLASS, WaveNet, WaveNetConfig
+
+WAVE_CROP = 4000
+PRIOR_FRAMES = 200
+
+
+class MelBank:
+    """Each clip's synthesis log-mel, computed on first use and kept (float16)."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+        self.mels: dict[int, torch.Tensor] = {}
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        if i not in self.mels:
+            self.mels[i] = log_mel(self.corpus.wave(i)).half()
+        return self.mels[i].float()
+
+
+def wave_batch(
+    corpus: Corpus, bank: MelBank, pool: np.ndarray, rng: np.random.Generator, size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(prev classes [B,T], target classes [B,T], mel [B,80,T/HOP], moods [B]); hop-aligned crops."""
+    prevs, targets, mels, moods = [], [], [], []
+    frames = WAVE_CROP // HOP
+    for i in rng.choice(pool, size):
+        wave, mel = corpus.wave(int(i)), bank[int(i)]
+        hops = max(1, (len(wave) - WAVE_CROP) // HOP)
+        start = int(rng.integers(0, hops)) * HOP
+        segment = np.zeros(WAVE_CROP, dtype=np.float32)
+        piece = wave[start : start + WAVE_CROP]
+        segment[: len(piece)] = piece
+        target = torch.as_tensor(mu_law_encode(segment))
+        first = int(mu_law_encode(wave[start - 1 : start])[0]) if start > 0 else START_CLASS
+        prev = torch.cat([torch.tensor([first]), target[:-1]])
+        m = mel[:, start // HOP : start // HOP + frames]
+        if m.shape[-1] < frames:
+            m = F.pad(m, (0, frames - m.shape[-1]), value=float(SILENT_FRAME))
+        prevs.append(prev)
+        targets.append(target)
+        mels.append(m)
+        moods.append(int(corpus.labels[i]))
+    return torch.stack(prevs), torch.stack(targets), torch.stack(mels), torch.tensor(moods)
+
+
+def mel_batch(
+    corpus: Corpus, bank: MelBank, pool: np.ndarray, rng: np.random.Generator, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mel crops [B, 80, PRIOR_FRAMES] padded with silence, moods [B])."""
+    mels, moods = [], []
+    for i in rng.choice(pool, size):
+        mel = bank[int(i)]
+        start = int(rng.integers(0, max(1, mel.shape[-1] - PRIOR_FRAMES)))
+        m = mel[:, start : start + PRIOR_FRAMES]
+        if m.shape[-1] < PRIOR_FRAMES:
+            m = F.pad(m, (0, PRIOR_FRAMES - m.shape[-1]), value=float(SILENT_FRAME))
+        mels.append(m)
+        moods.append(int(corpus.labels[i]))
+    return torch.stack(mels), torch.tensor(moods)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=Path("var/runs/synth/wavenet"))
+    parser.add_argument("--cache", type=Path, default=Path("var/cache"))
+    parser.add_argument("--minutes", type=float, default=45.0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--wave-batch", type=int, default=4)
+    parser.add_argument("--mel-batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--save-every", type=float, default=120.0, help="seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    corpus = load_cats(args.cache, progress=True)
+    bank = MelBank(corpus)
+    train = corpus.indices("train")
+    val = corpus.indices("val")
+    wcfg, pcfg = WaveNetConfig(), PriorConfig()
+    wavenet, prior, emotion = WaveNet(wcfg), MelPrior(pcfg), EmotionEncoder()
+    params = [*wavenet.parameters(), *prior.parameters(), *emotion.parameters()]
+    optimiser = torch.optim.Adam(params, lr=args.lr)
+    rng = np.random.default_rng(args.seed)
+    step, spent = 0, 0.0
+    ckpt_path = args.run / "checkpoint.pt"
+    state = checkpoint.load(ckpt_path)
+    if state is not None:
+        wavenet.load_state_dict(state["wavenet"])
+        prior.load_state_dict(state["prior"])
+        emotion.load_state_dict(state["emotion"])
+        optimiser.load_state_dict(state["optimiser"])
+        rng = checkpoint.restore_rng(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        step, spent = state["step"], state["seconds"]
+        print(f"resumed at step {step} ({spent / 60:.1f} min spent)", flush=True)
+    (args.run / "config.json").parent.mkdir(parents=True, exist_ok=True)
+    (args.run / "config.json").write_text(
+        json.dumps({"wavenet": wcfg.to_dict(), "prior": pcfg.to_dict(), "args": vars(args)},
+                   indent=2, default=str)
+    )  # fmt: skip
+    log = checkpoint.TrainLog(args.run)
+    val_rng = np.random.default_rng(1234)
+    val_wave = wave_batch(corpus, bank, val, val_rng, 8)
+    val_mel = mel_batch(corpus, bank, val, val_rng, 16)
+
+    def validate() -> dict[str, float]:
+        wavenet.eval(), prior.eval(), emotion.eval()
+        with torch.no_grad():
+            prev, target, mel, moods = val_wave
+            e = emotion.from_moods(moods)
+            w = F.cross_entropy(wavenet(prev, mel, e), target).item()
+            mels, moods = val_mel
+            p = prior.loss(mels, emotion.from_moods(moods)).item()
+            acc = (emotion.reference(mels).argmax(-1) == moods).float().mean().item()
+        wavenet.train(), prior.train(), emotion.train()
+        return {"val_wavenet_ce": w, "val_prior_nll": p, "val_reference_acc": acc}
+
+    def save() -> None:
+        checkpoint.save(ckpt_path, {
+            "wavenet": wavenet.state_dict(), "prior": prior.state_dict(),
+            "emotion": emotion.state_dict(), "optimiser": optimiser.state_dict(),
+            "rng": checkpoint.rng_state(rng), "torch_rng": torch.get_rng_state(),
+            "step": step, "seconds": spent,
+        })  # fmt: skip
+
+    began, last_save = time.monotonic(), time.monotonic()
+    base_spent = spent
+    running: dict[str, float] = {}
+    while spent < args.minutes * 60:
+        prev, target, mel, moods = wave_batch(corpus, bank, train, rng, args.wave_batch)
+        wave_loss = F.cross_entropy(wavenet(prev, mel, emotion.from_moods(moods)), target)
+        mels, mel_moods = mel_batch(corpus, bank, train, rng, args.mel_batch)
+        prior_loss = prior.loss(mels, emotion.from_moods(mel_moods))
+        ref_loss = F.cross_entropy(emotion.reference(mels), mel_moods)
+        loss = wave_loss + prior_loss + ref_loss
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimiser.step()
+        step += 1
+        spent = base_spent + time.monotonic() - began
+        for k, v in (("wavenet_ce", wave_loss), ("prior_nll", prior_loss), ("ref_ce", ref_loss)):
+            running[k] = 0.98 * running.get(k, v.item()) + 0.02 * v.item()
+        if step % 50 == 0:
+            log.write(step=step, minutes=spent / 60, **running)
+        if time.monotonic() - last_save > args.save_every:
+            log.write(step=step, minutes=spent / 60, **validate())
+            save()
+            last_save = time.monotonic()
+    log.write(step=step, minutes=spent / 60, **validate())
+    save()
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
