@@ -32,6 +32,8 @@ _COMMANDS: list[str] = [
     "miao.commands.eval",
     "miao.commands.label",
     "miao.commands.demo",
+    "miao.commands.synth",
+    "miao.commands.catify",
     "miao.commands.dataset",
 ]
 
