@@ -18,7 +18,6 @@ _BENCHES: list[str] = [
     "miao.commands.bench_label",
     "miao.commands.bench_ipfs",
     "miao.commands.bench_pipeline",
-    "miao.commands.bench_pipeline",
     "miao.commands.bench_synth",
 ]
 
