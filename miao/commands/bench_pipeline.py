@@ -15,8 +15,8 @@ import json
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def _sign_in(http: Any, account: Any, domain: str, chain_id: int) -> dict[str, str]:
-    from datetime import UTC, timedelta
+    from datetime import UTC, datetime, timedelta
 
     from eth_account.messages import encode_defunct
 
@@ -63,28 +63,31 @@ def _sign_in(http: Any, account: Any, domain: str, chain_id: int) -> dict[str, s
     return {"Authorization": f"Bearer {reply.json()['token']}"}
 
 
-def _follow_to_label(http: Any, job_id: str, timeout_s: float) -> dict[str, Any]:
-    """Read the job's SSE stream until ``labelled``; the events' data by stage."""
+def _follow_to_label(base_url: str, job_id: str, timeout_s: float) -> dict[str, Any]:
+    """Read the job's SSE stream until ``labelled``: each stage's arrival time (perf_counter)
+    under ``arrived``; ``error`` when the job failed or the stream ended early."""
     import httpx
 
-    stages: dict[str, Any] = {}
-    with http.stream("GET", f"/v1/jobs/{job_id}/events", timeout=httpx.Timeout(timeout_s)) as reply:
-        if reply.status_code != 200:
-            raise RuntimeError(f"events of job {job_id}: {reply.status_code}")
-        for line in reply.iter_lines():
-            if not line.startswith("data: "):
-                continue
-            event = json.loads(line[6:])
-            stages[event["stage"]] = event
-            if event["stage"] == "labelled":
-                return stages
-            if event["stage"] == "failed":
-                raise RuntimeError(f"job {job_id} failed: {event['data'].get('reason')}")
-    raise RuntimeError(f"the event stream of job {job_id} ended before labelled")
-
-
-def _at(event: dict[str, Any]) -> float:
-    return datetime.fromisoformat(event["at"]).timestamp()
+    arrived: dict[str, float] = {}
+    try:
+        with (
+            httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout_s)) as http,
+            http.stream("GET", f"/v1/jobs/{job_id}/events") as reply,
+        ):
+            if reply.status_code != 200:
+                return {"error": f"events of job {job_id}: {reply.status_code}"}
+            for line in reply.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                event = json.loads(line[6:])
+                arrived[event["stage"]] = time.perf_counter()
+                if event["stage"] == "labelled":
+                    return {"arrived": arrived}
+                if event["stage"] == "failed":
+                    return {"error": f"job {job_id} failed: {event['data'].get('reason')}"}
+    except httpx.HTTPError as exc:
+        return {"error": f"events of job {job_id}: {exc}"}
+    return {"error": f"the event stream of job {job_id} ended before labelled"}
 
 
 def measure_labelling(
@@ -115,18 +118,27 @@ def measure_labelling(
                 raise RuntimeError(f"upload failed ({reply.status_code}): {reply.text[:300]}")
             body = reply.json()
             uploaded = time.perf_counter()
-            signature = "0x" + sign_typed_data(account.key.to_0x_hex(), body["typed_data"]).hex()
-            done = http.post(body["register_url"], json={"signature": signature}, headers=auth)
-            if done.status_code != 200:
-                raise RuntimeError(f"registration failed ({done.status_code}): {done.text[:300]}")
-            registered = time.perf_counter()
-            stages = _follow_to_label(http, body["job_id"], timeout_s=120)
-            totals.append(time.perf_counter() - started)
+            with ThreadPoolExecutor(1) as pool:  # follow from now on, so no arrival is late
+                followed = pool.submit(_follow_to_label, base_url, body["job_id"], 120.0)
+                signature = (
+                    "0x" + sign_typed_data(account.key.to_0x_hex(), body["typed_data"]).hex()
+                )
+                done = http.post(body["register_url"], json={"signature": signature}, headers=auth)
+                registered = time.perf_counter()
+                if done.status_code != 200:
+                    raise RuntimeError(
+                        f"registration failed ({done.status_code}): {done.text[:300]}"
+                    )
+                outcome = followed.result()
+            if "error" in outcome:
+                raise RuntimeError(outcome["error"])
+            arrived = outcome["arrived"]
+            totals.append(arrived["labelled"] - started)
             parts["upload"].append(uploaded - started)
             parts["register"].append(registered - uploaded)
-            # server-side clocks: registered -> labelling (indexer + queue) -> labelled (worker)
-            parts["to_queue"].append(_at(stages["labelling"]) - _at(stages["registered"]))
-            parts["labelling"].append(_at(stages["labelled"]) - _at(stages["labelling"]))
+            # the indexer sees the registration and queues it; the worker labels on-chain
+            parts["to_queue"].append(arrived["labelling"] - registered)
+            parts["labelling"].append(arrived["labelled"] - arrived["labelling"])
             bar.advance(task)
     return totals, parts
 
