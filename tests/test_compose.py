@@ -16,7 +16,7 @@ import yaml
 from backend.settings import REPO_ROOT
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
-LONG_RUNNING = {"kubo", "anvil", "redis", "postgres", "api", "worker"}
+LONG_RUNNING = {"kubo", "anvil", "redis", "postgres", "api", "worker", "indexer"}
 
 
 def _compose() -> dict:
@@ -55,3 +55,12 @@ def test_docker_compose_config_accepts_the_file() -> None:
         cwd=REPO_ROOT,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_indexer_follows_the_chain_and_queues_labelling() -> None:
+    indexer = _compose()["services"]["indexer"]
+    assert indexer["command"] == ["miao", "index", "--follow", "--queue-labelling"]
+    assert indexer["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert indexer["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert indexer["healthcheck"]["test"] == ["CMD", "python", "-m", "miao.indexer_health"]
+    assert indexer["environment"]["MIAO_REDIS_URL"].startswith("redis://redis:")
