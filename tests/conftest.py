@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.shared",
     "tests.fixtures.api",
+    "tests.fixtures.synth",
 ]

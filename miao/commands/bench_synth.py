@@ -36,6 +36,7 @@ def voice_like(seconds: float, seed: int = 0) -> object:
         r = np.exp(-np.pi * bandwidth / rate)
         theta = 2 * np.pi * formant / rate
         wave = lfilter([1 - r], [1, -2 * r * np.cos(theta), r * r], wave)
+    wave = wave / np.max(np.abs(wave))
     syllables = np.clip(np.sin(2 * np.pi * 2.5 * t), 0, None) ** 0.5
     wave = wave * syllables + rng.normal(0, 0.002, t.size)
     return (0.8 * wave / np.max(np.abs(wave))).astype(np.float32)

@@ -22,8 +22,11 @@ from safetensors.torch import save_file
 from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, sha256_file
 from ml.synth import checkpoint
 from ml.synth.corpus import HELD_OUT_SPEAKERS
-from ml.synth.emotion import EMOTION_DIM, MOODS
+from ml.synth.emotion import EMOTION_DIM, MOODS, EmotionEncoder
 from ml.synth.pipeline import EMOTION_DIR, STYLE_DIR, WAVENET_DIR
+from ml.synth.prior import MelPrior
+from ml.synth.style_gan import MelGenerator, StyleConfig
+from ml.synth.wavenet import WaveNet
 from ml.tasks import CAT_EMOTION
 
 DATA_NOTE = (
@@ -41,6 +44,36 @@ def _save(state: dict[str, torch.Tensor], folder: Path, config: dict[str, Any]) 
     save_file(tensors, str(folder / WEIGHTS_FILE))
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     return sha256_file(folder / WEIGHTS_FILE)
+
+
+def save_models(
+    out_root: Path,
+    wavenet: WaveNet,
+    prior: MelPrior,
+    emotion: EmotionEncoder,
+    style_generator: MelGenerator,
+    style_config: StyleConfig,
+) -> dict[str, str]:
+    """Write the three weights folders (weights + config.json) from live models; returns ids."""
+    ids = {
+        "emotion-encoder": _save(
+            emotion.state_dict(),
+            out_root / EMOTION_DIR,
+            {"emotion_dim": emotion.table.shape[1], "moods": list(MOODS)},
+        )
+    }
+    combined = {f"wavenet.{k}": v for k, v in wavenet.state_dict().items()}
+    combined |= {f"prior.{k}": v for k, v in prior.state_dict().items()}
+    ids["wavenet"] = _save(
+        combined,
+        out_root / WAVENET_DIR,
+        {"wavenet": wavenet.config.to_dict(), "prior": prior.config.to_dict(),
+         "emotion_encoder_id": ids["emotion-encoder"]},
+    )  # fmt: skip
+    ids["style-gan"] = _save(
+        style_generator.state_dict(), out_root / STYLE_DIR, {"style": style_config.to_dict()}
+    )
+    return ids
 
 
 def _history(run: Path) -> list[dict[str, Any]]:

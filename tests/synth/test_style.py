@@ -1,0 +1,79 @@
+"""Voice-to-cat: frame counts, the envelope re-application, and the emotion encoder's two paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ml.synth.emotion import MOODS, EmotionEncoder, mood_index
+from ml.synth.mel import (
+    frame_log_energy,
+    frames_for,
+    griffin_lim,
+    log_mel,
+    loudness_envelope,
+    pearson,
+    reapply_envelope,
+)
+from ml.synth.style_gan import MelGenerator, PatchDiscriminator
+from tests.fixtures.synth import TINY_STYLE
+
+
+@pytest.mark.parametrize("frames", [10, 17, 64, 131])  # catify takes >= 0.1 s = 10 frames
+def test_generator_keeps_the_frame_count(frames: int) -> None:
+    gen = MelGenerator(TINY_STYLE, conditioned=True).eval()
+    moods = torch.eye(len(MOODS))[:2]
+    out = gen(torch.randn(2, 80, frames), moods)
+    assert out.shape == (2, 80, frames)
+    assert PatchDiscriminator(TINY_STYLE, conditioned=True)(out, moods).shape[0] == 2
+
+
+def test_conditioned_generator_needs_and_uses_the_mood() -> None:
+    gen = MelGenerator(TINY_STYLE, conditioned=True).eval()
+    mel = torch.randn(1, 80, 20)
+    with pytest.raises(ValueError, match="mood"):
+        gen(mel)
+    eye = torch.eye(len(MOODS))
+    assert not torch.allclose(gen(mel, eye[:1]), gen(mel, eye[1:2]))
+
+
+def test_reapply_envelope_sets_each_frames_energy_to_the_inputs() -> None:
+    torch.manual_seed(0)
+    mel_in, mel_out = torch.randn(80, 50), torch.randn(80, 50) * 2 - 1
+    fixed = reapply_envelope(mel_out, mel_in)
+    assert torch.allclose(frame_log_energy(fixed), frame_log_energy(mel_in), atol=1e-4)
+    # Only a per-frame shift: the spectral shape (differences between bands) is the output's.
+    assert torch.allclose(fixed - fixed[0], mel_out - mel_out[0], atol=1e-5)
+    with pytest.raises(ValueError, match="shapes"):
+        reapply_envelope(mel_out[:, :10], mel_in)
+
+
+def test_envelope_survives_griffin_lim() -> None:
+    """A bursty input's loudness envelope comes back through mel → Griffin-Lim."""
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    bursts = (np.sin(2 * np.pi * 3 * t) > 0.3).astype(np.float32)
+    voice = (rng.normal(0, 0.3, t.size) * bursts).astype(np.float32)
+    mel = log_mel(voice)
+    assert mel.shape[-1] == frames_for(len(voice))
+    other = reapply_envelope(torch.randn_like(mel) * 0.3, mel)  # a different spectrum
+    out = griffin_lim(other, len(voice), iterations=8)
+    assert len(out) == len(voice)
+    assert pearson(loudness_envelope(voice), loudness_envelope(out)) > 0.9
+
+
+def test_emotion_encoder_moods_and_reference() -> None:
+    torch.manual_seed(0)
+    encoder = EmotionEncoder(dim=4).eval()
+    assert torch.equal(encoder.encode(mood="curious"), encoder.table[MOODS.index("hunting_mind")])
+    assert torch.equal(encoder.encode(mood="resting"), encoder.encode(mood="sleepy"))
+    wave = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
+    with torch.no_grad():
+        p = encoder.reference_distribution(wave).clone()
+        assert p.shape == (len(MOODS),) and torch.isclose(p.sum(), torch.tensor(1.0))
+        assert torch.allclose(encoder.encode(reference=wave), p @ encoder.table, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown mood"):
+        mood_index("grumpy")
+    with pytest.raises(ValueError, match="exactly one"):
+        encoder.encode()
