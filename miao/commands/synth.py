@@ -161,6 +161,14 @@ def eval_synth(out: Path | None = None, json_output: bool = False) -> None:
     ]
     for key, what, target in rows:
         typer.echo(f"{key:16} {shown(key):>12}  {what} {target}")
+    controls = report.get("controls", {})
+    if controls:
+        typer.echo(
+            "controls for the `source` labeller: real cat clips cut to the voices' lengths called "
+            f"cat {controls['short_real_cat_share']:.2f}; 2 s white noise called cat "
+            f"{controls['noise_cat_share']:.2f}; the raw voices called cat "
+            f"{report.get('style_input_cat_share', float('nan')):.2f}"
+        )
 
 
 def register(app: typer.Typer) -> None:
