@@ -27,19 +27,23 @@ CHUNK = 1600
 
 @dataclass
 class FastWeights:
-    """The WaveNet's weights laid out for the per-sample loop (all float32, C-contiguous)."""
+    """The WaveNet's weights laid out for the per-sample loop (float32, C-contiguous).
+
+    Matrices are stored input-major (``[in, out]``) so every mat-vec is a run of axpy updates
+    over contiguous output rows, which the compiler vectorises without horizontal sums.
+    """
 
     dilations: np.ndarray  # int64 [L]
     embed: np.ndarray  # [256, R]
-    w_past: np.ndarray  # [L, 2G, R]
-    w_now: np.ndarray  # [L, 2G, R]
-    w_res: np.ndarray  # [L, R, G]
+    w_past: np.ndarray  # [L, R, 2G]
+    w_now: np.ndarray  # [L, R, 2G]
+    w_res: np.ndarray  # [L, G, R]
     b_res: np.ndarray  # [L, R]
-    w_skip: np.ndarray  # [L, S, G]
+    w_skip: np.ndarray  # [L, G, S]
     b_skip_total: np.ndarray  # [S] (the skip biases summed: they are all added every step)
-    w_out1: np.ndarray  # [H, S]
+    w_out1: np.ndarray  # [S, H]
     b_out1: np.ndarray
-    w_out2: np.ndarray  # [256, H]
+    w_out2: np.ndarray  # [H, 256]
     b_out2: np.ndarray
 
     @classmethod
@@ -47,19 +51,22 @@ class FastWeights:
         def f32(t: torch.Tensor) -> np.ndarray:
             return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float32)
 
+        def in_major(w: torch.Tensor) -> torch.Tensor:  # [out, in] -> [in, out]
+            return w.transpose(-1, -2)
+
         dil = model.dilated
         return cls(
             dilations=np.asarray(model.config.dilations, dtype=np.int64),
             embed=f32(model.embed.weight),
-            w_past=f32(torch.stack([c.weight[:, :, 0] for c in dil])),
-            w_now=f32(torch.stack([c.weight[:, :, 1] for c in dil])),
-            w_res=f32(torch.stack([c.weight[:, :, 0] for c in model.res])),
+            w_past=f32(torch.stack([in_major(c.weight[:, :, 0]) for c in dil])),
+            w_now=f32(torch.stack([in_major(c.weight[:, :, 1]) for c in dil])),
+            w_res=f32(torch.stack([in_major(c.weight[:, :, 0]) for c in model.res])),
             b_res=f32(torch.stack([c.bias for c in model.res])),
-            w_skip=f32(torch.stack([c.weight[:, :, 0] for c in model.skip])),
+            w_skip=f32(torch.stack([in_major(c.weight[:, :, 0]) for c in model.skip])),
             b_skip_total=f32(torch.stack([c.bias for c in model.skip]).sum(0)),
-            w_out1=f32(model.out1.weight[:, :, 0]),
+            w_out1=f32(in_major(model.out1.weight[:, :, 0])),
             b_out1=f32(model.out1.bias),
-            w_out2=f32(model.out2.weight[:, :, 0]),
+            w_out2=f32(in_major(model.out2.weight[:, :, 0])),
             b_out2=f32(model.out2.bias),
         )
 
@@ -97,70 +104,64 @@ def _run(
 ) -> int:
     layers = dilations.shape[0]
     residual = embed.shape[1]
-    gate2 = w_past.shape[1]
+    gate2 = w_past.shape[2]
     gate = gate2 // 2
-    skip_ch = w_skip.shape[1]
-    hidden = w_out1.shape[0]
-    classes = w_out2.shape[0]
+    skip_ch = w_skip.shape[2]
+    hidden = w_out1.shape[1]
+    classes = w_out2.shape[1]
     x = np.empty(residual, dtype=np.float32)
     z = np.empty(gate2, dtype=np.float32)
     g = np.empty(gate, dtype=np.float32)
     skip = np.empty(skip_ch, dtype=np.float32)
     h = np.empty(hidden, dtype=np.float32)
-    logits = np.empty(classes, dtype=np.float64)
+    logits = np.empty(classes, dtype=np.float32)
+    weights = np.empty(classes, dtype=np.float64)
     for t in range(start, stop):
         frame = t // HOP
-        for r in range(residual):
-            x[r] = embed[prev, r]
-        for s in range(skip_ch):
-            skip[s] = b_skip_total[s]
+        x[:] = embed[prev]
+        skip[:] = b_skip_total
         for layer in range(layers):
-            slot = t % dilations[layer]
-            past = history[layer, slot]
-            for o in range(gate2):
-                acc = cond[frame, layer, o]
-                for r in range(residual):
-                    acc += w_past[layer, o, r] * past[r] + w_now[layer, o, r] * x[r]
-                z[o] = acc
+            past = history[layer, t % dilations[layer]]
+            z[:] = cond[frame, layer]
             for r in range(residual):
-                past[r] = x[r]  # this layer's input now is what it reads d steps later
+                p_r = past[r]
+                x_r = x[r]
+                for o in range(gate2):
+                    z[o] += w_past[layer, r, o] * p_r + w_now[layer, r, o] * x_r
+            past[:] = x  # this layer's input now is what it reads d steps later
             for o in range(gate):
-                g[o] = np.tanh(z[o]) / (1.0 + np.exp(-z[gate + o]))
-            for s in range(skip_ch):
-                acc = np.float32(0.0)
-                for o in range(gate):
-                    acc += w_skip[layer, s, o] * g[o]
-                skip[s] += acc
-            for r in range(residual):
-                acc = b_res[layer, r]
-                for o in range(gate):
-                    acc += w_res[layer, r, o] * g[o]
-                x[r] += acc
+                g[o] = np.tanh(z[o]) / (np.float32(1.0) + np.exp(-z[gate + o]))
+            for o in range(gate):
+                g_o = g[o]
+                for s in range(skip_ch):
+                    skip[s] += w_skip[layer, o, s] * g_o
+            x += b_res[layer]
+            for o in range(gate):
+                g_o = g[o]
+                for r in range(residual):
+                    x[r] += w_res[layer, o, r] * g_o
+        h[:] = b_out1
         for s in range(skip_ch):
-            if skip[s] < 0:
-                skip[s] = 0
+            v = skip[s]
+            if v > 0:
+                for k in range(hidden):
+                    h[k] += w_out1[s, k] * v
+        logits[:] = b_out2
         for k in range(hidden):
-            acc = b_out1[k]
-            for s in range(skip_ch):
-                acc += w_out1[k, s] * skip[s]
-            h[k] = acc if acc > 0 else 0
-        top = -1e300
-        for c in range(classes):
-            acc = b_out2[c]
-            for k in range(hidden):
-                acc += w_out2[c, k] * h[k]
-            logits[c] = acc * inv_temperature
-            if logits[c] > top:
-                top = logits[c]
+            v = h[k]
+            if v > 0:
+                for c in range(classes):
+                    logits[c] += w_out2[k, c] * v
+        top = logits.max()
         total = 0.0
         for c in range(classes):
-            logits[c] = np.exp(logits[c] - top)
-            total += logits[c]
+            weights[c] = np.exp(np.float64((logits[c] - top) * inv_temperature))
+            total += weights[c]
         target = uniforms[t] * total
         running = 0.0
         chosen = classes - 1
         for c in range(classes):
-            running += logits[c]
+            running += weights[c]
             if running > target:
                 chosen = c
                 break

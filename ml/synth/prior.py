@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -80,17 +81,45 @@ class MelPrior(nn.Module):
     def sample(
         self, emotion: torch.Tensor, frames: int, seed: int, temperature: float = 0.6
     ) -> torch.Tensor:
-        """A ``[N_MELS, frames]`` log-mel contour for one emotion vector ``[dim]``."""
+        """A ``[N_MELS, frames]`` log-mel contour for one emotion vector ``[dim]``.
+
+        The same network as :meth:`forward`, stepped in numpy (a GRU step through torch costs
+        more in call overhead than in arithmetic). Every random draw (pre-net dropout masks,
+        output noise) comes from one seeded generator, drawn up front.
+        """
+        cfg = self.config
         gen = torch.Generator().manual_seed(seed)
+        keep1 = (torch.rand((frames, cfg.prenet), generator=gen) > cfg.dropout).numpy()
+        keep2 = (torch.rand((frames, cfg.prenet), generator=gen) > cfg.dropout).numpy()
+        noise = torch.randn((frames, N_MELS), generator=gen).numpy()
+        scale = np.float32(1.0 / (1.0 - cfg.dropout))
+
+        def np32(t: torch.Tensor) -> np.ndarray:
+            return t.detach().numpy().astype(np.float32)
+
         e = emotion[None]
-        state = torch.tanh(self.init_state(e))[None]
-        prev = torch.full((1, 1, N_MELS), float(SILENT_FRAME))
-        out = []
-        for _ in range(frames):
-            h, state = self.gru(self._step_inputs(prev, e, gen), state)
-            mean, log_std = self.head(torch.cat([h, e[:, None]], dim=-1)).chunk(2, dim=-1)
-            noise = torch.randn(mean.shape, generator=gen)
-            frame = mean + temperature * log_std.clamp(-5.0, 2.0).exp() * noise
-            out.append(frame)
-            prev = frame
-        return torch.cat(out, dim=1)[0].T.contiguous()
+        w1, b1 = np32(self.prenet1.weight.T), np32(self.prenet1.bias)
+        w2, b2 = np32(self.prenet2.weight.T), np32(self.prenet2.bias)
+        w_ih = self.gru.weight_ih_l0
+        w_x = np32(w_ih[:, : cfg.prenet].T)
+        const_i = np32(e @ w_ih[:, cfg.prenet :].T + self.gru.bias_ih_l0)[0]
+        w_h, b_hh = np32(self.gru.weight_hh_l0.T), np32(self.gru.bias_hh_l0)
+        w_head = np32(self.head.weight[:, : cfg.hidden].T)
+        const_head = np32(e @ self.head.weight[:, cfg.hidden :].T + self.head.bias)[0]
+        state = np32(torch.tanh(self.init_state(e)))[0]
+        prev = np.full(N_MELS, float(SILENT_FRAME), dtype=np.float32)
+        hidden = cfg.hidden
+        out = np.empty((frames, N_MELS), dtype=np.float32)
+        for t in range(frames):
+            h = np.maximum(prev @ w1 + b1, 0) * keep1[t] * scale
+            h = np.maximum(h @ w2 + b2, 0) * keep2[t] * scale
+            gi = h @ w_x + const_i
+            gh = state @ w_h + b_hh
+            r = 1 / (1 + np.exp(-(gi[:hidden] + gh[:hidden])))
+            z = 1 / (1 + np.exp(-(gi[hidden : 2 * hidden] + gh[hidden : 2 * hidden])))
+            n = np.tanh(gi[2 * hidden :] + r * gh[2 * hidden :])
+            state = (1 - z) * n + z * state
+            head = state @ w_head + const_head
+            log_std = np.clip(head[N_MELS:], -5.0, 2.0)
+            prev = out[t] = head[:N_MELS] + temperature * np.exp(log_std) * noise[t]
+        return torch.from_numpy(out.T.copy())

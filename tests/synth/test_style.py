@@ -19,6 +19,8 @@ from ml.synth.mel import (
 from ml.synth.style_gan import MelGenerator, PatchDiscriminator
 from tests.fixtures.synth import TINY_STYLE
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.mark.parametrize("frames", [10, 17, 64, 131])  # catify takes >= 0.1 s = 10 frames
 def test_generator_keeps_the_frame_count(frames: int) -> None:

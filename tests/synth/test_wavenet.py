@@ -11,6 +11,8 @@ from ml.synth.mel import QUANT_LEVELS, mu_law_decode, mu_law_encode
 from ml.synth.wavenet import WaveNet, generate_naive
 from tests.fixtures.synth import TINY_WAVENET
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_mu_law_round_trip() -> None:
     classes = np.arange(QUANT_LEVELS)
@@ -73,3 +75,22 @@ def test_training_forward_is_causal(tiny_wavenet: WaveNet) -> None:
         a, b = tiny_wavenet(prev, mel, emotion), tiny_wavenet(changed, mel, emotion)
     assert torch.equal(a[..., :200], b[..., :200])
     assert not torch.allclose(a[..., 200], b[..., 200])
+
+
+def test_prior_sampler_steps_the_trained_network() -> None:
+    """The numpy sampler is the GRU of ``forward``: with no dropout and no noise they agree."""
+    from dataclasses import replace
+
+    from ml.synth.prior import MelPrior
+    from tests.fixtures.synth import TINY_PRIOR
+
+    torch.manual_seed(0)
+    prior = MelPrior(replace(TINY_PRIOR, dropout=0.0)).eval()
+    emotion = torch.randn(TINY_PRIOR.emotion_dim)
+    contour = prior.sample(emotion, 30, seed=1, temperature=0.0)
+    with torch.no_grad():
+        mean, _ = prior(contour[None], emotion[None])
+    assert torch.allclose(mean[0].T, contour, atol=1e-5)
+    noisy = MelPrior(TINY_PRIOR).eval()
+    assert torch.equal(noisy.sample(emotion, 30, seed=2), noisy.sample(emotion, 30, seed=2))
+    assert not torch.equal(noisy.sample(emotion, 30, seed=2), noisy.sample(emotion, 30, seed=3))
