@@ -161,6 +161,14 @@ def eval_synth(out: Path | None = None, json_output: bool = False) -> None:
     ]
     for key, what, target in rows:
         typer.echo(f"{key:16} {shown(key):>12}  {what} {target}")
+    yamnet = report.get("yamnet")
+    if yamnet:
+        typer.echo(
+            "YAMNet (cat classes beat dog/baby-cry/speech): generated "
+            f"{yamnet['generated_cat_share']:.2f}, real naya test clips {yamnet['real_cat_share']:.2f}, "
+            f"style transfers {yamnet['style_cat_share']:.2f}, their voice inputs "
+            f"{yamnet['style_input_cat_share']:.2f}"
+        )
     controls = report.get("controls", {})
     if controls:
         typer.echo(
