@@ -161,6 +161,12 @@ def eval_synth(out: Path | None = None, json_output: bool = False) -> None:
     ]
     for key, what, target in rows:
         typer.echo(f"{key:16} {shown(key):>12}  {what} {target}")
+    contour = report.get("contour_griffin_lim")
+    if contour:
+        typer.echo(
+            "diagnostic, the same mel contours through Griffin-Lim (not the WaveNet): mood_match "
+            f"{contour['mood_match']:.3f}"
+        )
     yamnet = report.get("yamnet")
     if yamnet:
         typer.echo(

@@ -157,6 +157,26 @@ def evaluate_synth(
                 [MOODS[mood_index(a)] == p.label for a, p in zip(asked, predictions, strict=True)]
             )
         )
+        # Diagnostic: the same mel contours rendered by Griffin-Lim instead of the WaveNet.
+        contour_waves = [
+            synth.synthesize(mood, SECONDS, seed=seed, vocoder="griffin-lim").wave
+            for mood in EVAL_MOODS
+            for seed in range(per_mood)
+        ]
+        contour_picked = [
+            max(three, key=lambda lab, p=p: p.probabilities[lab])
+            for p in emotion.predict_many(contour_waves)
+        ]
+        report["contour_griffin_lim"] = {
+            "mood_match": float(
+                np.mean(
+                    [MOODS[mood_index(a)] == p for a, p in zip(asked, contour_picked, strict=True)]
+                )
+            ),
+            "cat_share": None
+            if source is None
+            else float(np.mean([p.label == "cat" for p in source.predict_many(contour_waves)])),
+        }
     else:
         report["mood_match"] = None
 

@@ -107,8 +107,15 @@ class MeowSynthesiser:
         contour_temperature: float = 0.6,
         reference: np.ndarray | None = None,
         progress: Callable[[int, int], None] | None = None,
+        vocoder: str = "wavenet",
     ) -> SynthResult:
-        """A new meow; ``progress(done, total)`` is called as samples are generated."""
+        """A new meow; ``progress(done, total)`` is called as samples are generated.
+
+        ``vocoder="griffin-lim"`` renders the same mel contour without the WaveNet (a diagnostic:
+        it separates what the mel prior got right from what the WaveNet renders).
+        """
+        if vocoder not in ("wavenet", "griffin-lim"):
+            raise ValueError(f"unknown vocoder {vocoder!r}: wavenet or griffin-lim")
         _check_seconds(seconds)
         if temperature <= 0 or contour_temperature < 0:
             raise ValueError("temperatures must be positive")
@@ -117,15 +124,20 @@ class MeowSynthesiser:
         e = self.emotion_vector(mood, reference)
         samples = round(seconds * 16000)
         mel = self.prior.sample(e, frames_for(samples), seed, contour_temperature)
-        classes = self.generator.generate(
-            mel,
-            e,
-            samples,
-            seed,
-            temperature,
-            progress=None if progress is None else (lambda done: progress(done, samples)),
-        )
-        wave = np.asarray(mu_law_decode(classes), dtype=np.float32)
+        if vocoder == "griffin-lim":
+            wave = peak_normalise(griffin_lim(mel, samples, seed=seed))
+            if progress is not None:
+                progress(samples, samples)
+        else:
+            classes = self.generator.generate(
+                mel,
+                e,
+                samples,
+                seed,
+                temperature,
+                progress=None if progress is None else (lambda done: progress(done, samples)),
+            )
+            wave = np.asarray(mu_law_decode(classes), dtype=np.float32)
         return SynthResult(
             wave=wave,
             mood=mood if mood is not None else "reference",
@@ -133,7 +145,7 @@ class MeowSynthesiser:
             temperature=temperature,
             model_id=self.model_id,
             emotion_model_id=self.emotion_model_id,
-            extra={"contour_temperature": contour_temperature},
+            extra={"contour_temperature": contour_temperature, "vocoder": vocoder},
         )
 
     def vocode(
