@@ -100,6 +100,7 @@ def ship(
     out_root: Path,
     eval_report: dict[str, Any],
     bench_report: dict[str, Any],
+    style_note: str = "",
 ) -> dict[str, str]:
     ids: dict[str, str] = {}
     metrics = [
@@ -265,7 +266,9 @@ CycleGAN-VC-style, on 80-band log-mel (10 ms frames): a 1-D conv generator
 instance norm, dilations {config["style"]["dilations"]}, "same" padding so the frame count is kept),
 conditioned on a mood distribution. Shipped: the voice→cat generator only. Trained with its
 cat→voice twin and two PatchGAN discriminators (the cat one a projection discriminator on the
-mood): LSGAN adversarial losses, cycle L1 x10, identity L1 x5 then x1.
+mood): LSGAN adversarial losses, cycle L1 (weight {config["args"].get("cycle_weight", 10.0)}),
+identity L1 (5 for the first {config["args"]["identity_steps"]} steps, then
+{config["args"].get("identity_after", 1.0)}). {style_note}
 
 **Rhythm is kept by construction, not only by training:** after the generator, each output
 frame is shifted so its summed mel power equals the input frame's (`reapply_envelope`), so
@@ -309,10 +312,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--eval", type=Path, default=None, help="miao eval synth --json output")
     parser.add_argument("--bench", type=Path, default=None, help="miao bench synth --json output")
+    parser.add_argument("--style-note", default="", help="extra training history for the card")
     args = parser.parse_args(argv)
     eval_report = json.loads(args.eval.read_text()) if args.eval else {}
     bench_report = json.loads(args.bench.read_text()) if args.bench else {}
-    ids = ship(args.wavenet_run, args.style_run, args.out, eval_report, bench_report)
+    ids = ship(
+        args.wavenet_run, args.style_run, args.out, eval_report, bench_report, args.style_note
+    )
     for name, model_id in ids.items():
         print(f"{name}: {model_id}")
 

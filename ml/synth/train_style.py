@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--identity-steps", type=int, default=400)
+    parser.add_argument("--identity-after", type=float, default=1.0, help="weight after those")
+    parser.add_argument("--cycle-weight", type=float, default=10.0)
     parser.add_argument("--save-every", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -139,8 +141,8 @@ def main(argv: list[str] | None = None) -> None:
         identity = F.l1_loss(gan.voice_to_cat(cat, cat_mood), cat) + F.l1_loss(
             gan.cat_to_voice(voice), voice
         )
-        id_weight = 5.0 if step < args.identity_steps else 1.0
-        g_loss = adv + 10.0 * cycle + id_weight * identity
+        id_weight = 5.0 if step < args.identity_steps else args.identity_after
+        g_loss = adv + args.cycle_weight * cycle + id_weight * identity
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
