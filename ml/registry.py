@@ -25,7 +25,7 @@ from ml.audio import load_audio
 from ml.frontend import FrontEnd
 from ml.models import build_model
 from ml.predict import InputSpec, clip_probabilities
-from ml.tasks import SOURCE_ROUTES, get_task
+from ml.tasks import SOURCE_ROUTES, TASKS, get_task
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_FILE = "model.safetensors"
@@ -114,8 +114,9 @@ def weights_dir() -> Path:
 
 
 def shipped_tasks() -> list[str]:
+    """Labelling tasks with weights; the synthesis models share ``ml/weights`` but label nothing."""
     root = weights_dir()
-    return sorted(p.parent.name for p in root.glob(f"*/{WEIGHTS_FILE}"))
+    return sorted(p.parent.name for p in root.glob(f"*/{WEIGHTS_FILE}") if p.parent.name in TASKS)
 
 
 def load_labeller(task: str) -> Labeller:
