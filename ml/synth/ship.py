@@ -128,6 +128,42 @@ def ship(
             return "The eval/bench reports given were measured on other weights: not shown."
         return "\n".join(rows)
 
+    controls = eval_report.get("controls", {})
+    yamnet = eval_report.get("yamnet", {})
+    contour = eval_report.get("contour_griffin_lim", {})
+    per_mood = eval_report.get("mood_match_per_mood", {})
+    caution = ""
+    if controls:
+        caution = (
+            '**How to read "called cat".** The shipped `source` labeller decides short clips by '
+            "their length more than their sound: real naya cat clips cut to the held-out voices' "
+            f"lengths (0.2-0.5 s) are called cat {controls['short_real_cat_share']:.2f} of the "
+            f"time, and 2 s of white noise {controls['noise_cat_share']:.2f}. So `cat_share` says "
+            "little for 2 s clips and `style_cat_share` cannot rise above about 0 for digit-length "
+            "inputs, whatever the generator does."
+        )
+    if yamnet:
+        caution += (
+            " An independent judge, YAMNet (AudioSet; cat classes >= 0.2 and above its dog, "
+            "baby-cry and speech classes), calls cat "
+            f"{yamnet['generated_cat_share']:.2f} of the generated meows, "
+            f"{yamnet['style_cat_share']:.2f} of the style transfers and "
+            f"{yamnet['style_input_cat_share']:.2f} of their voice inputs, against "
+            f"{yamnet['real_cat_share']:.2f} of real naya test clips (first 2 s)."
+        )
+    if per_mood:
+        caution += (
+            " Mood match per mood: "
+            + ", ".join(f"{m} {v:.2f}" for m, v in per_mood.items())
+            + (
+                f"; the same mel contours rendered by Griffin-Lim instead of the WaveNet match "
+                f"{contour['mood_match']:.2f}"
+                if contour
+                else ""
+            )
+            + "."
+        )
+
     labellers = eval_report.get("labellers", {})
     measured_with = (
         "Measured by `miao eval synth` with the shipped labellers "
@@ -159,7 +195,7 @@ def ship(
         )  # fmt: skip
         wn = config["wavenet"]
         training = (
-            f"{state['step']} steps, {state['seconds'] / 60:.0f} CPU-minutes on one thread "
+            f"{state['step']} steps, {state['seconds'] / 60:.0f} wall-clock minutes of one training thread, most of it on a CPU shared with 4-5 other training jobs "
             f"(Adam, lr {config['args']['lr']}, {config['args']['wave_batch']} x 0.25 s audio "
             f"crops + {config['args']['mel_batch']} x 2 s mel crops per step). Last validation "
             f"(val groups): WaveNet cross-entropy {val.get('val_wavenet_ce', float('nan')):.3f} "
@@ -203,10 +239,14 @@ loss): {training}
 
 {table(metrics[:7], "wavenet", "emotion-encoder")}
 
+{caution if same_weights("wavenet", "emotion-encoder") else ""}
+
 ## Limits
 
-Tiny by design (it must run in real time on 2 CPU cores), trained for well under an hour of one
-CPU core on 1,760 web clips: expect noisy, buzzy audio, not studio meows. The mel prior is a
+Tiny by design (it must run in real time on 2 CPU cores), trained for about an hour of one
+shared CPU thread on 1,760 web clips (a WaveNet usually needs days of GPU time): expect noisy,
+hissy audio, not meows. The WaveNet is the weak part: the mood is in the mel contours (see the
+Griffin-Lim diagnostic above) but its renderings lose it. The mel prior is a
 small GRU; its contours are smoother and less varied than real calls. Moods are the naya
 authors' situation labels, not observed emotions. Non-commercial data (see above).
 """)
@@ -285,7 +325,7 @@ evaluation transfers; the other 4 speakers' 2,000 clips train it. Cat: {DATA_NOT
 ## Training
 
 `python -m ml.synth.train_style`: {state["step"]} steps of 8 + 8 random 0.64 s crops,
-{state["seconds"] / 60:.0f} CPU-minutes on one thread. Last losses (smoothed): cycle
+{state["seconds"] / 60:.0f} wall-clock minutes of one training thread. Last losses (smoothed): cycle
 {last.get("cycle", float("nan")):.3f}, identity {last.get("identity", float("nan")):.3f}, adversarial
 {last.get("adv", float("nan")):.3f}, discriminator {last.get("d", float("nan")):.3f}.
 
@@ -294,6 +334,8 @@ evaluation transfers; the other 4 speakers' 2,000 clips train it. Cat: {DATA_NOT
 {measured_with}
 
 {table(metrics[:2] + metrics[7:], "style-gan", "emotion-encoder")}
+
+{caution if same_weights("style-gan", "emotion-encoder") else ""}
 
 ## Limits
 
