@@ -141,14 +141,16 @@ def index(
         TextColumn("{task.fields[events]} events"),
         TimeElapsedColumn(),
     ]
+    stop = threading.Event()
+    if follow:
+        # `miao dev` stops its children with SIGTERM: finish the batch in hand, then exit. Set
+        # before the catch-up, so a SIGTERM that arrives during it still ends the run cleanly.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with Progress(*columns, console=console, transient=False) as progress:
             catch_up(progress, reset=rebuild)
         if follow:
             console.print(f"following new blocks every {poll_s:g}s — Ctrl-C stops")
-            stop = threading.Event()
-            # `miao dev` stops its children with SIGTERM: finish the batch in hand, then exit
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
             def report(batch: BatchResult) -> None:
                 if batch.events:
