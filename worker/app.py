@@ -43,11 +43,11 @@ def _start_requeue_sweeper(**_: Any) -> None:
 
 def _sweep_forever() -> None:
     from backend.db.session import session_factory
-    from backend.pipeline.queue import LabelQueue
+    from backend.pipeline.queue import TaskQueue
     from backend.pipeline.requeue import requeue_stalled
 
     settings = get_settings()
-    queue = LabelQueue(settings)
+    queue = TaskQueue(settings)
     sessions = session_factory(settings.db_url)
     interval = max(1.0, min(30.0, settings.requeue_after_s / 2))
     while True:

@@ -1,7 +1,10 @@
 """Jobs: one row per piece of work a person waits on, and its stages as an append-only event log.
 
-Stages only move forward (received < pinned < registered < labelling < labelled; ``failed`` ends a
-job from any stage, and nothing follows ``labelled`` or ``failed``). So two writers that learn of
+Stages only move forward (received < generating < pinned < registered < labelling < labelled;
+``failed`` ends a job from any stage). Where a job ends depends on its kind: an upload at
+``labelled``, a generated meow at ``registered`` (it is on-chain and mintable), a mint at
+``minted``. Long stages also record progress events (the same stage again, with ``progress`` in
+its data) without moving the stage. So two writers that learn of
 the same stage (the relay route and the worker both see a registration) leave it once, in order.
 The database is the record SSE streams read; a Redis ``PUBLISH`` after each commit only wakes
 those streams early (a lost one costs a poll interval, never an event).
@@ -31,7 +34,18 @@ STAGE_RANK: dict[JobStage, int] = {
     JobStage.MINTED: 5,
     JobStage.FAILED: 6,
 }
-TERMINAL_STAGES = frozenset({JobStage.LABELLED, JobStage.MINTED, JobStage.FAILED})
+TERMINAL_STAGES: dict[JobKind, frozenset[JobStage]] = {
+    JobKind.UPLOAD: frozenset({JobStage.LABELLED, JobStage.FAILED}),
+    JobKind.MEOW: frozenset({JobStage.REGISTERED, JobStage.FAILED}),
+    JobKind.STYLE_TRANSFER: frozenset({JobStage.REGISTERED, JobStage.FAILED}),
+    JobKind.MINT: frozenset({JobStage.MINTED, JobStage.FAILED}),
+}
+"""The stages that end a job of each kind: nothing is recorded after them."""
+
+
+def is_terminal(kind: JobKind, stage: JobStage) -> bool:
+    return stage in TERMINAL_STAGES[kind]
+
 
 JOB_CHANNEL_PREFIX = "miao:job:"
 """Redis pub/sub channel ``miao:job:<job id>``: a message means "new events, read the table"."""
@@ -71,7 +85,7 @@ class JobView:
 
     @property
     def done(self) -> bool:
-        return self.stage in TERMINAL_STAGES
+        return is_terminal(self.kind, self.stage)
 
 
 def _iso(value: Any) -> str:
@@ -116,8 +130,8 @@ def advance(
     ).rowcount
     if touched != 1:
         raise JobNotFound(job_id)
-    current = session.execute(select(Job.stage).where(Job.id == job_id)).scalar_one()
-    if current in TERMINAL_STAGES:
+    current, kind = session.execute(select(Job.stage, Job.kind).where(Job.id == job_id)).one()
+    if is_terminal(kind, current):
         return False
     if stage is not JobStage.FAILED and STAGE_RANK[stage] <= STAGE_RANK[current]:
         return False
@@ -131,6 +145,24 @@ def advance(
     if result is not None:
         values["result"] = result
     session.execute(update(Job).where(Job.id == job_id).values(**values))
+    session.flush()
+    return True
+
+
+def add_progress(session: Session, job_id: str, stage: JobStage, data: dict[str, Any]) -> bool:
+    """Record a progress event of the stage the job is at; False when it is elsewhere now."""
+    touched = session.execute(
+        update(Job).where(Job.id == job_id).values(updated_at=func.now())
+    ).rowcount
+    if touched != 1:
+        raise JobNotFound(job_id)
+    current = session.execute(select(Job.stage).where(Job.id == job_id)).scalar_one()
+    if current is not stage:
+        return False
+    last = session.execute(
+        select(func.max(JobEvent.seq)).where(JobEvent.job_id == job_id)
+    ).scalar_one()
+    session.add(JobEvent(job_id=job_id, seq=(last or 0) + 1, stage=stage, data=data))
     session.flush()
     return True
 

@@ -1,7 +1,9 @@
 """The task queue: Celery on the Redis broker, one configuration for the producers (the API, the
 indexer) and the worker, so both agree on the queue, serialisation and redelivery.
 
-The backend never imports ``worker``: it sends ``label_sound`` by name.
+The backend never imports ``worker``: it sends tasks by name. Labelling and generation have
+queues of their own, so an operator can give slow generation its own workers (``-Q generation``);
+a worker started without ``-Q`` consumes both.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from kombu import Queue
 
 from backend.settings import Settings
 
 LABEL_SOUND_TASK = "worker.tasks.label_sound"
+GENERATE_TASK = "worker.tasks.generate"
+MINT_TASK = "worker.tasks.mint"
 LABELLING_QUEUE = "labelling"
+GENERATION_QUEUE = "generation"
 
 
 class QueueUnavailable(RuntimeError):
@@ -41,6 +47,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "socket_timeout": 10,
         },
         "task_default_queue": LABELLING_QUEUE,
+        "task_queues": (Queue(LABELLING_QUEUE), Queue(GENERATION_QUEUE)),
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
@@ -59,8 +66,8 @@ def make_celery(settings: Settings, main: str = "miao") -> Celery:
     return app
 
 
-class LabelQueue:
-    """Sends ``label_sound`` without importing the worker (a producer-only Celery app)."""
+class TaskQueue:
+    """Sends the worker's tasks without importing the worker (a producer-only Celery app)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -68,16 +75,25 @@ class LabelQueue:
 
     def enqueue_label(self, sound_id: str) -> str:
         """Queue labelling of a registered sound; returns the Celery task id."""
+        return self._send(LABEL_SOUND_TASK, sound_id, LABELLING_QUEUE)
+
+    def enqueue_generation(self, job_id: str) -> str:
+        """Queue a meow or style-transfer job (its parameters are in the job's first event)."""
+        return self._send(GENERATE_TASK, job_id, GENERATION_QUEUE)
+
+    def enqueue_mint(self, job_id: str) -> str:
+        """Queue a server mint job."""
+        return self._send(MINT_TASK, job_id, GENERATION_QUEUE)
+
+    def _send(self, task: str, arg: str, queue: str) -> str:
         from kombu.exceptions import OperationalError
 
         try:
-            result = self.app.send_task(
-                LABEL_SOUND_TASK, args=[sound_id], queue=LABELLING_QUEUE, retry=False
-            )
+            result = self.app.send_task(task, args=[arg], queue=queue, retry=False)
         except (OperationalError, OSError) as exc:
             raise QueueUnavailable(
-                f"cannot queue label_sound({sound_id}): Redis at {self.settings.redis_url} "
-                f"did not answer ({exc})"
+                f"cannot queue {task.rsplit('.', 1)[-1]}({arg}): Redis at "
+                f"{self.settings.redis_url} did not answer ({exc})"
             ) from exc
         return str(result.id)
 

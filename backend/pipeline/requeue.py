@@ -16,7 +16,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import Job, JobKind, JobStage, Label, Sound, SoundStatus
-from backend.pipeline.queue import LabelQueue
+from backend.pipeline.queue import TaskQueue
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def stalled_sound_ids(session: Session, older_than_s: float, limit: int = 100) -
 
 
 def requeue_stalled(
-    sessions: sessionmaker[Session], queue: LabelQueue, older_than_s: float
+    sessions: sessionmaker[Session], queue: TaskQueue, older_than_s: float
 ) -> list[str]:
     """Queue ``label_sound`` again for every stalled sound; returns their ids.
 

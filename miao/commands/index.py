@@ -80,9 +80,9 @@ def index(
 
     on_sound_registered = None
     if queue_labelling:
-        from backend.pipeline.queue import LabelQueue
+        from backend.pipeline.queue import TaskQueue
 
-        label_queue = LabelQueue(settings)
+        label_queue = TaskQueue(settings)
 
         def on_sound_registered(sound_id: str) -> None:
             label_queue.enqueue_label(sound_id)  # a failure is logged; the worker's sweep re-queues

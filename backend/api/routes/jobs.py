@@ -14,7 +14,8 @@ from backend.api.deps import RedisDep
 from backend.api.pipeline_deps import SessionsDep
 from backend.api.schemas.errors import error_responses, json_error_responses
 from backend.api.schemas.jobs import JobEventOut, JobOut
-from backend.pipeline.jobs import TERMINAL_STAGES, events_after, get_job, job_channel
+from backend.db.models import JobKind
+from backend.pipeline.jobs import events_after, get_job, is_terminal, job_channel
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -56,12 +57,14 @@ def _sse(event: JobEventOut) -> bytes:
         200: {
             "model": JobEventOut,
             "description": "`text/event-stream`: one event per stage (`event:` the stage, `id:` "
-            "its sequence number, `data:` a JobEventOut); the stream ends after `labelled` or "
-            "`failed`. Send `Last-Event-ID` to resume.",
+            "its sequence number, `data:` a JobEventOut; a long stage repeats with `progress` "
+            "0..1 in its data); the stream ends with the job: an upload after `labelled`, a "
+            "generated meow after `registered`, a mint after `minted`, any job after `failed`. "
+            "Send `Last-Event-ID` to resume.",
         },
         **json_error_responses(404, 422, 500),
     },
-    summary="Follow a job: server-sent events, one per stage, until labelled or failed",
+    summary="Follow a job: server-sent events, one per stage (and progress), until it ends",
 )
 async def job_events(
     job_id: str,
@@ -75,11 +78,11 @@ async def job_events(
                 JobEventOut.model_validate(vars(e)) for e in events_after(session, job_id, after)
             ]
 
-    def exists() -> None:
+    def kind_of_job() -> JobKind:
         with sessions() as session:
-            get_job(session, job_id)  # JobNotFound -> 404 before the stream starts
+            return get_job(session, job_id).kind  # JobNotFound -> 404 before the stream starts
 
-    await asyncio.to_thread(exists)
+    kind = await asyncio.to_thread(kind_of_job)
 
     async def stream() -> AsyncIterator[bytes]:
         after = last_event_id or 0
@@ -96,7 +99,7 @@ async def job_events(
                     yield _sse(event)
                     after = event.seq
                     idle = 0.0
-                    if event.stage in TERMINAL_STAGES:
+                    if is_terminal(kind, event.stage):
                         return
                 waited = await _wait(pubsub, POLL_S)
                 idle += waited
