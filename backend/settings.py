@@ -52,6 +52,14 @@ class Settings(BaseSettings):
         default=None,
         description="The worker's signer (LABELLER_ROLE + MODEL_ADMIN_ROLE); default the deployer",
     )
+    minter_key: str | None = Field(
+        default=None,
+        description="Holds MINTER_ROLE + GENERATOR_ROLE: signs mint vouchers (API), sends server "
+        "mints and synthetic registrations (worker); default the labeller's key",
+    )
+    voucher_ttl_s: int = Field(
+        default=7 * 24 * 3600, gt=0, description="How long a mint voucher stays redeemable"
+    )
     registration_deadline_s: int = Field(
         default=3600, gt=0, description="How long a signed relayed registration stays valid"
     )
@@ -124,6 +132,10 @@ class Settings(BaseSettings):
     @property
     def labeller_signer_key(self) -> str:
         return self.labeller_key or self.deployer_key
+
+    @property
+    def minter_signer_key(self) -> str:
+        return self.minter_key or self.labeller_signer_key
 
     @property
     def db_url(self) -> str:

@@ -100,6 +100,7 @@ class PipelineStack:
             "MIAO_DEPLOYMENT_FILE": str(s.deployment_path),
             "MIAO_RELAYER_KEY": s.relayer_key,
             "MIAO_LABELLER_KEY": s.labeller_signer_key,
+            "MIAO_MINTER_KEY": s.minter_signer_key,
             "MIAO_SIWE_DOMAIN": s.siwe_domain,
             "MIAO_SESSION_SECRET": s.session_secret,
             "MIAO_MAX_UPLOAD_MB": str(s.max_upload_mb),

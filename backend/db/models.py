@@ -248,6 +248,9 @@ class GeneratedMeow(Base):
     source_sound_id: Mapped[str | None] = mapped_column(String(HASH_LEN))
     spectrogram_cid: Mapped[str | None] = mapped_column(String(CID_LEN))
     metadata_cid: Mapped[str | None] = mapped_column(String(CID_LEN), unique=True)
+    # how the meow is being minted, claimed once: "server" or "voucher" (one NFT per meow)
+    mint_mode: Mapped[str | None] = mapped_column(String(16))
+    mint_job_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = _created_at()
 
     sound: Mapped[Sound] = relationship()

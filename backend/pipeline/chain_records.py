@@ -38,7 +38,8 @@ class ChainRecorder:
     def _topics(self) -> dict[str, bytes]:
         return {
             abi["name"]: event_abi_to_log_topic(abi)
-            for abi in load_artifact("SoundRegistry").items("event")
+            for contract in ("SoundRegistry", "MeowNFT")
+            for abi in load_artifact(contract).items("event")
         }
 
     def receipt_events(self, receipt: Any) -> list[ChainEvent]:
@@ -48,9 +49,17 @@ class ChainRecorder:
     def registry_events(self, name: str, *indexed: str) -> list[ChainEvent]:
         """``SoundRegistry`` events ``name`` whose first indexed arguments are ``indexed``."""
         topics: list[Any] = [self._topics[name], *(to_bytes32(value) for value in indexed)]
+        return self._logs(self.deployment.sound_registry, topics)
+
+    def minted_from(self, source_sound_id: str) -> list[ChainEvent]:
+        """``MeowMinted`` events of tokens minted from ``source_sound_id`` (its third topic)."""
+        topics = [self._topics["MeowMinted"], None, None, to_bytes32(source_sound_id)]
+        return self._logs(self.deployment.meow_nft, topics)
+
+    def _logs(self, address: str, topics: list[Any]) -> list[ChainEvent]:
         logs = self.w3.eth.get_logs(
             {
-                "address": self.deployment.sound_registry,
+                "address": address,
                 "fromBlock": self.deployment.block_number,
                 "toBlock": "latest",
                 "topics": topics,

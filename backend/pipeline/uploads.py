@@ -45,7 +45,7 @@ MAX_LABEL_CHARS = 200
 DATASET_LICENSE = "CC-BY-4.0"
 """What a contributor grants by uploading: the open dataset is CC BY 4.0, credited by address."""
 
-_MEDIA_TYPES = {
+MEDIA_TYPES = {
     "wav": "audio/wav",
     "flac": "audio/flac",
     "ogg": "audio/ogg",
@@ -146,7 +146,7 @@ def _record(
                 pinned_at=datetime.now(UTC),
                 size_bytes=size,
                 duration_s=round(info.duration_s, 4),
-                media_type=_MEDIA_TYPES.get(info.format),
+                media_type=MEDIA_TYPES.get(info.format),
             )
         )
         session.flush()
