@@ -20,9 +20,22 @@ from redis.backoff import NoBackoff
 from backend.api.errors import install_error_handlers
 from backend.api.health import HealthCheck, default_health_checks
 from backend.api.pipeline_errors import install_pipeline_error_handlers
-from backend.api.routes import analyze, auth, dataset, health, jobs, sounds
+from backend.api.routes import (
+    analyze,
+    auth,
+    chain,
+    dataset,
+    health,
+    ipfs,
+    jobs,
+    meows,
+    nfts,
+    sounds,
+    style_transfer,
+)
 from backend.api.schemas.errors import error_responses
 from backend.api.upload_limit import MULTIPART_SLACK_BYTES, UploadSizeLimit
+from backend.api.web import mount_web
 from backend.auth.nonces import NonceStore
 from backend.settings import DEV_SESSION_SECRET, Settings, get_settings
 
@@ -36,6 +49,11 @@ ROUTERS: list[APIRouter] = [
     jobs.router,
     dataset.router,
     analyze.router,
+    meows.router,
+    style_transfer.router,
+    nfts.router,
+    chain.router,
+    ipfs.router,
 ]
 
 # A request that needs Redis fails fast (503) when it is down, instead of hanging.
@@ -103,7 +121,11 @@ def create_app(
     install_pipeline_error_handlers(app)
     app.add_middleware(
         UploadSizeLimit,
-        routes=[("POST", f"{API_PREFIX}/sounds"), ("POST", f"{API_PREFIX}/analyze")],
+        routes=[
+            ("POST", f"{API_PREFIX}/sounds"),
+            ("POST", f"{API_PREFIX}/analyze"),
+            ("POST", f"{API_PREFIX}/style-transfer"),
+        ],
         max_bytes=settings.max_upload_mb * 1024 * 1024 + MULTIPART_SLACK_BYTES,
     )
     if settings.cors_origins:
@@ -118,4 +140,5 @@ def create_app(
     for router in ROUTERS:
         v1.include_router(router)
     app.include_router(v1)
+    mount_web(app)
     return app

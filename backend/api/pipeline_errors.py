@@ -8,7 +8,10 @@ from fastapi.responses import JSONResponse
 from backend.api.errors import error_json, map_error
 from backend.chain.errors import ChainError, ChainUnavailable, TransactionTimeout
 from backend.ipfs.errors import IpfsError, IpfsUnavailable
+from backend.pipeline.generation import GenerationRefused
 from backend.pipeline.jobs import JobNotFound
+from backend.pipeline.meows import MeowNotFound, NftNotFound
+from backend.pipeline.minting import MintRefused
 from backend.pipeline.queue import QueueUnavailable
 from backend.pipeline.registration import RegistrationRefused
 from backend.pipeline.sounds import InvalidSoundId, SoundNotFound
@@ -16,8 +19,13 @@ from backend.pipeline.uploads import DuplicateSound, UploadRejected
 
 
 async def _refused(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, UploadRejected | RegistrationRefused)
+    assert isinstance(exc, UploadRejected | RegistrationRefused | GenerationRefused)
     return error_json(exc.status, exc.code, exc.message)
+
+
+async def _mint_refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MintRefused)
+    return error_json(exc.status, exc.code, exc.message, details=exc.details or None)
 
 
 async def _duplicate(_: Request, exc: Exception) -> JSONResponse:
@@ -29,6 +37,10 @@ def install_pipeline_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UploadRejected, _refused)
     app.add_exception_handler(RegistrationRefused, _refused)
     app.add_exception_handler(DuplicateSound, _duplicate)
+    app.add_exception_handler(GenerationRefused, _refused)
+    app.add_exception_handler(MintRefused, _mint_refused)
+    map_error(app, MeowNotFound, 404, "meow_not_found")
+    map_error(app, NftNotFound, 404, "nft_not_found")
     map_error(app, SoundNotFound, 404, "sound_not_found")
     map_error(app, JobNotFound, 404, "job_not_found")
     map_error(app, InvalidSoundId, 422, "invalid_sound_id")
