@@ -2,8 +2,9 @@
 
 Sign in with a test wallet (EIP-4361), upload a cat recording (FILE, else a meow the project
 synthesises itself), sign the EIP-712 registration with the wallet and have the API relay it,
-then follow the job's server-sent events until the label is on-chain. Each step prints its
-transaction hash or CID.
+then follow the job's server-sent events until the label is on-chain. Then generate a meow in a
+mood with the WaveNet (pinned with its spectrogram and metadata, registered as synthetic), and
+mint it as an NFT to the wallet. Each step prints its transaction hash or CID.
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ def demo(
     wallet_key: str = typer.Option(
         None, help="The contributor's private key (default: anvil's dev account #2; local only)."
     ),
-    timeout: float = typer.Option(180.0, help="Seconds to wait for the on-chain label."),
+    timeout: float = typer.Option(180.0, help="Seconds to wait for each job."),
+    mood: str = typer.Option("happy", help="The mood of the generated meow."),
+    meow: bool = typer.Option(True, help="Also generate a meow and mint it (--no-meow skips)."),
 ) -> None:
-    """Upload a recording and follow it to its on-chain label.
+    """Upload a recording and follow it to its on-chain label; generate a meow and mint it.
 
-    Exit codes: 0 labelled on-chain, 1 the job failed or was refused (the reason is printed),
-    2 the stack is not running or not healthy.
+    Exit codes: 0 labelled on-chain (and the meow minted), 1 a job failed or was refused (the
+    reason is printed), 2 the stack is not running or not healthy.
     """
     import secrets
 
@@ -64,7 +67,9 @@ def demo(
             token = _sign_in(http, account, settings.siwe_domain, settings.chain_id, base)
             auth = {"Authorization": f"Bearer {token}"}
             job_id = _upload_and_register(http, auth, account, data, name, kind)
-        code = _follow(base, job_id, timeout)
+            code, _ = _follow(base, job_id, timeout, "labelled")
+            if code == EXIT_LABELLED and meow:
+                code = _generate_and_mint(http, base, auth, mood, timeout)
     except httpx.TransportError as exc:
         console.print(f"[red]error:[/] no answer from the API at {base}: {exc}")
         console.print("start the stack first: [bold]miao dev[/] (or `make demo`)")
@@ -161,7 +166,37 @@ def _upload_and_register(
     return str(body["job_id"])
 
 
-def _follow(base: str, job_id: str, timeout: float) -> int:
+def _generate_and_mint(
+    http: Any, base: str, auth: dict[str, str], mood: str, timeout: float
+) -> int:
+    import secrets
+
+    reply = http.post(
+        "/v1/meows",
+        json={"mood": mood, "seconds": 1.5, "seed": secrets.randbelow(2**31)},
+        headers=auth,
+    )
+    if reply.status_code != 202:
+        _fail(reply, "generating a meow")
+    code, made = _follow(base, reply.json()["job_id"], timeout, "registered")
+    if code != EXIT_LABELLED:
+        return code
+    reply = http.post(f"/v1/meows/{made['meow_id']}/mint", json={"mode": "server"}, headers=auth)
+    if reply.status_code != 202:
+        _fail(reply, "minting the meow")
+    code, minted = _follow(base, reply.json()["job_id"], timeout, "minted")
+    if code != EXIT_LABELLED:
+        return code
+    token = http.get(f"/v1/nfts/{minted['token_id']}").json()
+    console.print(
+        f"[bold green]done:[/] MeowNFT #{minted['token_id']} owned by {token['owner']}, "
+        f"token URI {token['token_uri']}"
+    )
+    return EXIT_LABELLED
+
+
+def _follow(base: str, job_id: str, timeout: float, done: str) -> tuple[int, dict[str, Any]]:
+    """Print the job's events until ``done`` (exit 0 and its data) or ``failed``."""
     import httpx
 
     console.print(f"following job {job_id} (server-sent events)")
@@ -175,14 +210,17 @@ def _follow(base: str, job_id: str, timeout: float) -> int:
                 reply.read()
                 _fail(reply, "following the job")
             for event in _events(reply.iter_lines()):
-                code = _show(event)
-                if code is not None:
-                    return code
+                stage, data = event["data"]["stage"], event["data"]["data"]
+                _show(stage, data)
+                if stage == done:
+                    return EXIT_LABELLED, data
+                if stage == "failed":
+                    return EXIT_FAILED, data
     except httpx.ReadTimeout:
-        console.print(f"[red]no label after {timeout:g} s[/]: see var/logs/worker.log")
-        return EXIT_FAILED
+        console.print(f"[red]no {done} after {timeout:g} s[/]: see var/logs/worker.log")
+        return EXIT_FAILED, {}
     console.print("[red]the event stream ended before the job finished[/]")
-    return EXIT_FAILED
+    return EXIT_FAILED, {}
 
 
 def _events(lines: Any) -> Any:
@@ -196,14 +234,29 @@ def _events(lines: Any) -> Any:
             event["data"] = json.loads(line[6:])
 
 
-def _show(event: dict[str, Any]) -> int | None:
-    stage, data = event["data"]["stage"], event["data"]["data"]
+def _show(stage: str, data: dict[str, Any]) -> None:
     if stage == "received":
-        console.print(f"  [cyan]received[/]  {data.get('bytes', '?')} bytes")
+        what = f"{data['bytes']} bytes" if "bytes" in data else _request(data)
+        console.print(f"  [cyan]received[/]  {what}")
+    elif stage == "generating":
+        console.print(f"  [cyan]generating[/] {100 * float(data.get('progress', 0)):.0f}%")
     elif stage == "pinned":
-        console.print(f"  [cyan]pinned[/]    CID {data.get('cid')}")
+        if "cid" in data:
+            console.print(f"  [cyan]pinned[/]    CID {data.get('cid')}")
+        else:
+            console.print(
+                f"  [cyan]pinned[/]    audio {data['audio_cid']}\n"
+                f"              spectrogram {data['image_cid']}\n"
+                f"              metadata {data['metadata_cid']}"
+            )
     elif stage == "registered":
-        console.print(f"  [cyan]registered[/] tx {data.get('tx_hash')}")
+        if "meow_id" in data:
+            console.print(
+                f"  [green]registered[/] synthetic sound {data['sound_id']}, model "
+                f"{data['model_id'][:18]}…  tx {data['tx_hash']}"
+            )
+        else:
+            console.print(f"  [cyan]registered[/] tx {data.get('tx_hash')}")
     elif stage == "labelling":
         console.print(f"  [cyan]labelling[/] models: {', '.join(data.get('tasks', []))}")
     elif stage == "labelled":
@@ -218,11 +271,16 @@ def _show(event: dict[str, Any]) -> int | None:
         for task, why in (data.get("skipped_tasks") or {}).items():
             console.print(f"  [yellow]skipped {task}:[/] {why}")
         console.print(f"[bold green]done:[/] {data['label']} is on-chain (tx {data['tx_hash']})")
-        return EXIT_LABELLED
+    elif stage == "minted":
+        console.print(f"  [green]minted[/]    token #{data['token_id']}  tx {data['tx_hash']}")
     elif stage == "failed":
         console.print(f"[red]failed:[/] {data.get('reason')}")
-        return EXIT_FAILED
-    return None
+
+
+def _request(data: dict[str, Any]) -> str:
+    if "meow_id" in data:
+        return f"mint of meow {data['meow_id']} to {data['to']}"
+    return f"{data.get('method')} meow, mood {data.get('mood')}, seed {data.get('seed')}"
 
 
 def register(app: typer.Typer) -> None:

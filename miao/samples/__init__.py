@@ -1,5 +1,5 @@
-"""Sounds the project makes itself (never copies of ``../shared`` data): a meow-like call for the
-demo and the tests, synthesised from a few harmonics of a rising-then-falling pitch."""
+"""Sounds the project makes itself (never copies of ``../shared`` data): a meow-like call and a
+voice-like vowel sequence for the demo and the tests, synthesised from harmonics."""
 
 from __future__ import annotations
 
@@ -32,10 +32,43 @@ def meow_wave(seconds: float = 1.2, *, seed: int = 0, rate: int = SAMPLE_RATE) -
     return (0.3 * wave / np.max(np.abs(wave))).astype(np.float32)
 
 
-def meow_wav_bytes(seconds: float = 1.2, *, seed: int = 0, rate: int = SAMPLE_RATE) -> bytes:
-    """:func:`meow_wave` as a 16-bit PCM WAV file."""
+def voice_wave(seconds: float = 1.0, *, seed: int = 0, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """A mono float32 voice-like "ba-da-ga": a 110 to 140 Hz glottal buzz shaped by the first two
+    formants of a vowel per syllable, with gaps between syllables (a rhythm to keep)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    f0 = (110 + 30 * rng.random()) * (1 - 0.15 * t / max(seconds, 1e-6))
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    formants = [(730, 1090), (270, 2290), (570, 840)]  # "a", "i", "u"
+    syllables = 3
+    wave = np.zeros(n)
+    for k in range(1, 30):
+        freq = k * f0
+        gain = np.zeros(n)
+        for s, (f1, f2) in enumerate(formants[:syllables]):
+            on = (t >= s * seconds / syllables) & (t < (s + 0.75) * seconds / syllables)
+            shape = np.exp(-(((freq - f1) / 120) ** 2)) + 0.6 * np.exp(-(((freq - f2) / 160) ** 2))
+            gain += on * shape
+        wave += gain * np.sin(k * phase) / k**0.5
+    wave += rng.normal(0, 0.005, n)
+    return (0.3 * wave / np.max(np.abs(wave))).astype(np.float32)
+
+
+def wav_bytes(wave: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
+    """A mono wave as a 16-bit PCM WAV file."""
     import soundfile as sf
 
     buffer = io.BytesIO()
-    sf.write(buffer, meow_wave(seconds, seed=seed, rate=rate), rate, format="WAV", subtype="PCM_16")
+    sf.write(buffer, wave, rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
+
+
+def meow_wav_bytes(seconds: float = 1.2, *, seed: int = 0, rate: int = SAMPLE_RATE) -> bytes:
+    """:func:`meow_wave` as a 16-bit PCM WAV file."""
+    return wav_bytes(meow_wave(seconds, seed=seed, rate=rate), rate)
+
+
+def voice_wav_bytes(seconds: float = 1.0, *, seed: int = 0, rate: int = SAMPLE_RATE) -> bytes:
+    """:func:`voice_wave` as a 16-bit PCM WAV file."""
+    return wav_bytes(voice_wave(seconds, seed=seed, rate=rate), rate)

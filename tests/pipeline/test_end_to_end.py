@@ -16,8 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -40,25 +38,6 @@ from tests.pipeline.support import (
 pytestmark = [pytest.mark.chain, pytest.mark.ipfs, pytest.mark.slow]
 
 STAGES = ["received", "pinned", "registered", "labelling", "labelled"]
-
-
-@pytest.fixture(scope="module")
-def stack(
-    pipeline_settings: Settings, test_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PipelineStack]:
-    running = PipelineStack(
-        pipeline_settings, test_weights_dir, tmp_path_factory.mktemp("stack-logs")
-    )
-    try:
-        yield running.start()
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def http(stack: PipelineStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture
@@ -231,7 +210,9 @@ def test_redis_down_refuses_new_work_and_loses_no_accepted_work(
     assert [e["event"] for e in events] == STAGES
 
 
-def test_miao_demo_follows_its_upload_to_the_on_chain_label(stack: PipelineStack) -> None:
+def test_miao_demo_follows_its_upload_to_the_on_chain_label_and_mints_a_meow(
+    stack: PipelineStack,
+) -> None:
     from backend.chain.dev_accounts import dev_key
 
     run = subprocess.run(
@@ -243,7 +224,7 @@ def test_miao_demo_follows_its_upload_to_the_on_chain_label(stack: PipelineStack
             "--api-url",
             stack.base_url,
             "--wallet-key",
-            dev_key(7),
+            dev_key(8),
             "--timeout",
             "90",
         ],
@@ -254,9 +235,11 @@ def test_miao_demo_follows_its_upload_to_the_on_chain_label(stack: PipelineStack
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    for step in ("signed in", "CID", "registered on-chain (relayed)", "labelled", "done:"):
+    steps = ("signed in", "CID", "registered on-chain (relayed)", "labelled", "generating")
+    for step in (*steps, "registered synthetic sound", "minted", "MeowNFT #"):
         assert step in run.stdout, step
-    assert run.stdout.count(" tx 0x") >= 4  # registration (twice shown) and both labels
+    # registration (twice shown), both labels, the synthetic registration, the mint
+    assert run.stdout.count(" tx 0x") >= 6
 
 
 def test_miao_demo_without_a_stack_exits_2() -> None:
