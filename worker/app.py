@@ -26,7 +26,8 @@ app.conf.include = ["worker.tasks"]
 
 @worker_init.connect
 def _load_models(**_: Any) -> None:
-    """Load the shipped labellers before the first task, so it is not the one that waits."""
+    """Load the shipped labellers and synthesis models before the first task, so it is not the
+    one that waits."""
     try:
         from ml.registry import load_labeller, shipped_tasks
 
@@ -34,6 +35,13 @@ def _load_models(**_: Any) -> None:
             load_labeller(task)
     except Exception as exc:  # a task reports a missing or broken model clearly when it runs
         log.warning("could not preload the labellers: %s", exc)
+    try:
+        from backend.pipeline.generation import shipped_synthesiser, shipped_voice_to_cat
+
+        shipped_synthesiser()
+        shipped_voice_to_cat()
+    except Exception as exc:
+        log.warning("could not preload the synthesis models: %s", exc)
 
 
 @worker_ready.connect

@@ -26,7 +26,7 @@ import logging
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -227,6 +227,21 @@ async def request_style_transfer(
 # --- the worker side ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def shipped_synthesiser() -> Any:
+    """The shipped WaveNet + emotion encoder, loaded once per process (the worker preloads it)."""
+    from ml.synth.pipeline import MeowSynthesiser
+
+    return MeowSynthesiser()
+
+
+@lru_cache(maxsize=1)
+def shipped_voice_to_cat() -> Any:
+    from ml.synth.pipeline import VoiceToCat
+
+    return VoiceToCat()
+
+
 @dataclass
 class GenerationContext:
     """What the generation and mint tasks talk to; one per worker process.
@@ -257,17 +272,13 @@ class GenerationContext:
             notify=notify,
         )
 
-    @cached_property
+    @property
     def synthesiser(self) -> Any:
-        from ml.synth.pipeline import MeowSynthesiser
+        return shipped_synthesiser()
 
-        return MeowSynthesiser()
-
-    @cached_property
+    @property
     def voice_to_cat(self) -> Any:
-        from ml.synth.pipeline import VoiceToCat
-
-        return VoiceToCat()
+        return shipped_voice_to_cat()
 
     def advance(self, job_id: str, stage: JobStage, data: dict[str, Any], **kw: Any) -> bool:
         return advance_and_notify(self.sessions, job_id, stage, data, notify=self.notify, **kw)
