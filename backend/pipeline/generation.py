@@ -60,10 +60,11 @@ from backend.pipeline.jobs import (
     advance_and_notify,
     create_job,
     notify_safely,
+    send_or_fail,
 )
 from backend.pipeline.meow_metadata import MeowFacts, encode_metadata, ipfs_uri, meow_metadata
 from backend.pipeline.meows import MeowView, get_meow
-from backend.pipeline.queue import QueueUnavailable, TaskQueue
+from backend.pipeline.queue import TaskQueue
 from backend.pipeline.uploads import UploadRejected, check_audio
 from backend.settings import Settings
 
@@ -148,13 +149,7 @@ def _queue_job(
             sound_id=None,
             stages=[(JobStage.RECEIVED, asdict(params))],
         ).id
-    try:
-        queue.enqueue_generation(job_id)
-    except QueueUnavailable as exc:
-        advance_and_notify(sessions, job_id, JobStage.FAILED, {"reason": str(exc)}, error=str(exc))
-        raise
-    if notify is not None:
-        notify_safely(notify, job_id)
+    send_or_fail(sessions, job_id, queue.enqueue_generation, notify)
     return job_id
 
 

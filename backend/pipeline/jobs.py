@@ -185,6 +185,25 @@ def advance_and_notify(
     return moved
 
 
+def send_or_fail(
+    sessions: sessionmaker[Session],
+    job_id: str,
+    send: Callable[[str], object],
+    notify: Notify | None = None,
+) -> None:
+    """Queue a recorded job with ``send(job_id)``; a broker that refuses it fails the job (its
+    ``QueueUnavailable`` propagates, for a 503), so no job waits for a message never sent."""
+    from backend.pipeline.queue import QueueUnavailable
+
+    try:
+        send(job_id)
+    except QueueUnavailable as exc:
+        advance_and_notify(sessions, job_id, JobStage.FAILED, {"reason": str(exc)}, error=str(exc))
+        raise
+    if notify is not None:
+        notify_safely(notify, job_id)
+
+
 def notify_safely(notify: Notify, job_id: str) -> None:
     try:
         notify(job_id)

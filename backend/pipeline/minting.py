@@ -30,9 +30,9 @@ from backend.chain.eip712 import Voucher
 from backend.chain.meow_nft import MeowNFT, SignedVoucher
 from backend.db.models import GeneratedMeow, Job, JobKind, JobStage
 from backend.pipeline.generation import GenerationContext
-from backend.pipeline.jobs import Notify, advance_and_notify, create_job, get_job, notify_safely
+from backend.pipeline.jobs import Notify, create_job, get_job, send_or_fail
 from backend.pipeline.meows import MeowView, get_meow
-from backend.pipeline.queue import QueueUnavailable, TaskQueue
+from backend.pipeline.queue import TaskQueue
 
 SERVER = "server"
 VOUCHER = "voucher"
@@ -125,13 +125,7 @@ def request_server_mint(
             stages=[(JobStage.RECEIVED, {"meow_id": meow_id, "to": to})],
         ).id
         meow.mint_job_id = job_id
-    try:
-        queue.enqueue_mint(job_id)
-    except QueueUnavailable as exc:
-        advance_and_notify(sessions, job_id, JobStage.FAILED, {"reason": str(exc)}, error=str(exc))
-        raise
-    if notify is not None:
-        notify_safely(notify, job_id)
+    send_or_fail(sessions, job_id, queue.enqueue_mint, notify)
     return job_id
 
 
