@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything MIAO AI needs on a Debian machine with Python 3.11 and Node 20:
-# Debian packages that are missing, a virtualenv with the project, and the npm tooling.
+# Debian packages that are missing, a virtualenv with the project, the npm tooling, the DApp page.
 # Idempotent and quick when nothing changed (stamp files under .venv/ and node_modules/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+[ -x /usr/bin/chromium ] || need+=(chromium)  # the DApp's browser test (tests/web)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "apt-get install ${need[*]}"
@@ -40,7 +41,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# 3. npm tooling: anvil, forge, solc-js, OpenZeppelin, the IPFS node.
+# 3. npm tooling: anvil, forge, solc-js, OpenZeppelin, the IPFS node; viem, vite, playwright-core.
 nstamp=node_modules/.miao-installed
 nwant=$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
 if [ "$(cat "$nstamp" 2>/dev/null)" != "$nwant" ]; then
@@ -50,5 +51,15 @@ if [ "$(cat "$nstamp" 2>/dev/null)" != "$nwant" ]; then
   npm install --no-audit --no-fund
   nwant=$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
   echo "$nwant" > "$nstamp"
+fi
+
+# 4. The DApp page: web/ built into web/dist/ (served by the API at /), when its sources changed.
+wstamp=node_modules/.miao-web-built
+wwant=$( (cat package.json package-lock.json; find web -path web/dist -prune -o -type f -print0 \
+  | sort -z | xargs -0 cat) | sha256sum | cut -c1-16)
+if [ "$(cat "$wstamp" 2>/dev/null)" != "$wwant" ] || [ ! -f web/dist/index.html ]; then
+  log "npm run build:web (the DApp page -> web/dist)"
+  npm run --silent build:web
+  echo "$wwant" > "$wstamp"
 fi
 log "ready"
