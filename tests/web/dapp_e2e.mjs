@@ -15,7 +15,8 @@ import { createWalletClient, defineChain, http, numberToHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
 const HELP = `usage: node tests/web/dapp_e2e.mjs --base-url URL --rpc-url URL --key 0x... --audio FILE
-       [--audio2 FILE] [--voice FILE] [--shots DIR] [--oversize-bytes N] [--chromium PATH] [--timeout-s S]
+       [--audio2 FILE] [--voice FILE] [--mic-wav WAV] [--shots DIR] [--section-shots DIR]
+       [--oversize-bytes N] [--chromium PATH] [--timeout-s S]
 
   --base-url        the API serving the built page (e.g. http://127.0.0.1:8000)
   --rpc-url         anvil's JSON-RPC URL (the injected wallet forwards to it)
@@ -23,7 +24,10 @@ const HELP = `usage: node tests/web/dapp_e2e.mjs --base-url URL --rpc-url URL --
   --audio           a real recording to upload as a cat sound (registered relayed)
   --audio2          another one, registered from the wallet (optional)
   --voice           a voice recording to catify (optional: the step is skipped without it)
+  --mic-wav         a WAV the fake microphone plays: the voice is then recorded in the page
+                    (MediaRecorder) instead of picked as a file
   --shots           folder for one PNG screenshot per step (default ./dapp-shots)
+  --section-shots   also save the main screens, cropped to their section, here (for the README)
   --oversize-bytes  size of the over-the-limit file to try (default 0: skip that check)
   --chromium        the browser (default /usr/bin/chromium)
   --timeout-s       longest wait for one step (default 90)`;
@@ -36,6 +40,8 @@ const { values: opt } = parseArgs({
     audio: { type: "string" },
     audio2: { type: "string" },
     voice: { type: "string" },
+    "mic-wav": { type: "string" },
+    "section-shots": { type: "string" },
     shots: { type: "string", default: "dapp-shots" },
     "oversize-bytes": { type: "string", default: "0" },
     chromium: { type: "string", default: "/usr/bin/chromium" },
@@ -55,6 +61,7 @@ for (const name of ["base-url", "rpc-url", "key", "audio"]) {
 }
 const TIMEOUT = Number(opt["timeout-s"]) * 1000;
 mkdirSync(opt.shots, { recursive: true });
+if (opt["section-shots"]) mkdirSync(opt["section-shots"], { recursive: true });
 
 // ------------------------------------------------------------------ the injected wallet
 
@@ -197,11 +204,24 @@ const result = { steps: [], shots: [], console_errors: [] };
 let page;
 let shotNo = 0;
 
-async function shot(name) {
+/**
+ * A full-page screenshot of this step; with --section-shots also one of the part that matters
+ * (`focus`: a selector, or "top" for the header and the message banner), for the README.
+ */
+async function shot(name, focus) {
   shotNo += 1;
   const file = join(opt.shots, `${String(shotNo).padStart(2, "0")}-${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   result.shots.push(file);
+  if (!opt["section-shots"] || !focus) return;
+  const path = join(opt["section-shots"], `${name}.png`);
+  if (focus === "top") {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const box = await page.locator("nav.tabs").boundingBox();
+    await page.screenshot({ path, clip: { x: 0, y: 0, width: 1200, height: Math.ceil(box.y) } });
+  } else {
+    await page.locator(focus).screenshot({ path });
+  }
 }
 
 async function step(name, fn) {
@@ -228,10 +248,22 @@ async function dismissNotice() {
 const browser = await chromium.launch({
   executablePath: opt.chromium,
   headless: true,
-  args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"],
+  args: [
+    "--no-sandbox",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-dev-shm-usage",
+    ...(opt["mic-wav"]
+      ? [
+          "--use-fake-ui-for-media-stream",
+          "--use-fake-device-for-media-stream",
+          `--use-file-for-fake-audio-capture=${opt["mic-wav"]}`,
+        ]
+      : []),
+  ],
 });
 try {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  if (opt["mic-wav"]) await context.grantPermissions(["microphone"], { origin: opt["base-url"] });
   page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on("console", (msg) => {
@@ -261,7 +293,7 @@ try {
     result.address = await page.getAttribute("#wallet-address", "data-address");
     result.wrong_chain_notice = await noticeWith("wrong_chain");
     result.switch_offered = await page.isVisible("#switch-btn");
-    await shot("wrong-chain");
+    await shot("wrong-chain", "top");
     await dismissNotice();
     await page.click("#signin-btn");
     result.signin_on_wrong_chain = await noticeWith("wrong_chain");
@@ -280,7 +312,7 @@ try {
     await page.click("#signin-btn");
     result.rejected_notice = await noticeWith("rejected");
     result.signed_in_after_reject = await page.isVisible("#signin-status");
-    await shot("rejected-signature");
+    await shot("rejected-signature", "top");
   });
 
   await step("sign in (SIWE)", async () => {
@@ -321,7 +353,7 @@ try {
     await page.waitForSelector("#result-label");
     result.stages_done = await page.$$eval("#upload-stages li.done", (lis) => lis.map((li) => li.dataset.stage));
     result.upload = await labelFacts(opt.audio);
-    await shot("labelled");
+    await shot("labelled", "#contribute");
   });
 
   if (opt.audio2) {
@@ -343,7 +375,7 @@ try {
     await page.click("#mine-refresh");
     result.backend_down_notice = await noticeWith("backend_down");
     result.page_still_shown = await page.isVisible("#contribute");
-    await shot("backend-down");
+    await shot("backend-down", "top");
     await page.unroute("**/v1/**");
     await dismissNotice();
   });
@@ -356,7 +388,7 @@ try {
       await page.click("#meow-btn");
       await page.waitForSelector("#meow-audio", { timeout: TIMEOUT });
       result.meow = await meowFacts();
-      await shot("meow");
+      await shot("meow", "#create");
     });
 
     await step("mint it (server)", async () => {
@@ -370,12 +402,22 @@ try {
       await page.waitForSelector(`#my-nfts .nft[data-token-id="${result.meow.token_id}"]`, { timeout: TIMEOUT });
       await page.locator("#mine").scrollIntoViewIfNeeded();
       result.my_nfts = await page.$$eval("#my-nfts .nft", (cards) => cards.map((c) => Number(c.dataset.tokenId)));
-      await shot("my-nfts");
+      await shot("my-nfts", "#mine");
     });
 
-    if (opt.voice) {
+    if (opt.voice || opt["mic-wav"]) {
       await step("catify a voice, mint it by redeeming a voucher", async () => {
-        await page.setInputFiles("#voice-file", opt.voice);
+        if (opt["mic-wav"]) {
+          // the fake microphone plays the voice: record it in the page with MediaRecorder
+          await page.click("#voice-rec-btn");
+          await page.waitForFunction(() => /recording [1-9]/.test(document.getElementById("voice-rec-status").textContent));
+          await page.waitForTimeout(600);
+          await page.click("#voice-rec-btn");
+          await page.waitForSelector("#voice-rec-status:text-matches('recorded')");
+          result.voice_recorded = (await page.textContent("#voice-rec-status")).trim();
+        } else {
+          await page.setInputFiles("#voice-file", opt.voice);
+        }
         await page.selectOption("#voice-mood-select", "happy");
         await page.click("#catify-btn");
         await page.waitForSelector("#mint-voucher-btn", { timeout: TIMEOUT });
@@ -410,7 +452,17 @@ try {
         }),
     );
     await page.locator("#dataset").scrollIntoViewIfNeeded();
-    await shot("dataset");
+    await shot("dataset", "#dataset");
+  });
+  await step("a browser without a wallet can still browse", async () => {
+    const bare = await page.context().newPage(); // no injected provider on this one
+    await bare.goto(opt["base-url"] + "/");
+    await bare.waitForSelector("body[data-ready]");
+    await bare.waitForSelector('#notice[data-code="no_wallet"]:not([hidden])');
+    result.no_wallet_notice = (await bare.textContent("#notice-text")).trim();
+    await bare.waitForSelector("#dataset-list tr[data-sound-id]");
+    result.no_wallet_dataset_rows = await bare.locator("#dataset-list tr[data-sound-id]").count();
+    await bare.close();
   });
   result.wallet_calls = [...new Set(wallet.calls)];
   console.log(JSON.stringify(result));

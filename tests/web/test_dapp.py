@@ -4,11 +4,14 @@ The whole stack is real and runs as separate processes (``miao.pipeline_stack``)
 node, Redis, the API serving the built page, the indexer and a Celery worker with the shipped
 models. ``dapp_e2e.mjs`` injects an EIP-1193 wallet that forwards to anvil and signs with an anvil
 test key; it connects (the wallet starts on another chain and the page switches it), is refused
-once (a rejected signature), signs in with SIWE, tries an oversize file, uploads a real recording,
-follows the job to ``labelled``, sees the backend "go away", generates a meow, mints it, finds it in
-"my NFTs", catifies a voice and redeems a voucher for it, and browses the dataset. What the page
+once (a rejected signature), signs in with SIWE, tries an oversize file, uploads a real recording
+(its registration signature rejected once, then relayed) and another registered from the wallet,
+follows both jobs to ``labelled``, sees the backend "go away" (requests refused in the browser),
+generates a meow, mints it, finds it in "my NFTs", records a voice from chromium's fake microphone
+(which plays a real voice), catifies it and redeems a voucher for it, and browses the dataset. What the page
 showed is checked here against the API and the chain. A screenshot of each step is saved to
-``$MIAO_E2E_SCREENSHOTS`` (default: the test's temporary folder).
+``$MIAO_E2E_SCREENSHOTS`` (default: the test's temporary folder); with ``$MIAO_E2E_README_SHOTS``
+set, the main screens are also saved there cropped to their section (docs/screenshots).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import librosa
 import pytest
+import soundfile
 from eth_account import Account
 from web3 import Web3
 
@@ -117,6 +122,17 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pa
 
 
 @pytest.fixture(scope="module")
+def microphone_wav(
+    recordings: tuple[Path, Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The voice as a 48 kHz 16-bit WAV, which chromium's fake microphone plays (and loops)."""
+    wave, rate = librosa.load(recordings[2], sr=48_000, mono=True)
+    path = tmp_path_factory.mktemp("microphone") / "voice.wav"
+    soundfile.write(path, wave, rate, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
 def run(
     stack: PipelineStack,
     recordings: tuple[Path, Path, Path],
@@ -132,12 +148,15 @@ def run(
         "--key", WALLET_KEY,
         "--audio", str(recordings[0]),
         "--audio2", str(recordings[1]),
-        "--voice", str(recordings[2]),
+        "--mic-wav", str(microphone_wav),
         "--shots", str(shots),
         "--oversize-bytes", str(UPLOAD_LIMIT_MB * 1024 * 1024 + 512 * 1024),
         "--chromium", str(CHROMIUM),
         "--timeout-s", "90",
     ]  # fmt: skip
+    readme_shots = os.environ.get("MIAO_E2E_README_SHOTS")  # e.g. docs/screenshots
+    if readme_shots:
+        argv += ["--section-shots", str(Path(readme_shots).resolve())]
     done = subprocess.run(
         argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=420, check=False
     )
@@ -152,7 +171,19 @@ def run(
         + "\n".join(f"{p.name}:\n{p.read_text()[-2000:]}" for p in stack.logs.glob("*.log"))
     )
     result["shots_dir"] = str(shots)
+    if readme_shots:
+        _shrink_pngs(Path(readme_shots))
     return result
+
+
+def _shrink_pngs(folder: Path) -> None:
+    """Palette PNGs (256 colours): the README's screenshots at a third of the size."""
+    from PIL import Image
+
+    for path in folder.glob("*.png"):
+        with Image.open(path) as image:
+            small = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
+        small.save(path, optimize=True)
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +224,8 @@ def test_errors_get_clear_messages(run: dict[str, Any]) -> None:
     assert "upload limit" in run["oversize_notice"]
     assert "not answering" in run["backend_down_notice"] and run["page_still_shown"]
     assert not [e for e in run["console_errors"] if e.startswith("pageerror")]
+    assert "No browser wallet found" in run["no_wallet_notice"]
+    assert run["no_wallet_dataset_rows"] > 0  # browsing works without a wallet
 
 
 def _check_upload(shown: dict[str, Any], sound: dict[str, Any], w3: Web3) -> None:
@@ -257,13 +290,15 @@ def test_meow_generated_minted_and_in_my_nfts(
     assert meow["token_id"] in run["my_nfts"]
 
 
-def test_catified_voice_redeemed_from_the_wallet(
+def test_voice_recorded_in_the_page_catified_and_redeemed_from_the_wallet(
     run: dict[str, Any], http: httpx.Client, w3: Web3
 ) -> None:
+    # MediaRecorder took the (fake) microphone's voice; the server decoded the webm and turned it
+    assert run["voice_recorded"].startswith("recorded ")
     catified = run["catified"]
     api_meow = http.get(f"/v1/meows/{catified['meow_id']}").json()
     assert api_meow["method"] == "style_transfer" and api_meow["creator"] == run["address"]
-    assert catified["audio_error"] is None and catified["audio_duration"] > 0.2
+    assert catified["audio_error"] is None and catified["audio_duration"] > 0.5
     assert catified["image_width"] > 0
     token = http.get(f"/v1/nfts/{catified['token_id']}").json()
     assert token["voucher_id"] != "0"  # redeemed by the wallet's own transaction

@@ -616,7 +616,11 @@ function soundsTable(items, emptyText) {
       const row = [
         playButton(s.cid),
         s.synthetic ? `${s.kind} (generated)` : s.kind,
-        s.labels.length ? s.labels.map((l) => `${l.label} ${Math.round(l.confidence_bps / 100)}%`).join(", ") : s.status,
+        s.labels.length
+          ? s.labels.map((l) => `${l.label} ${Math.round(l.confidence_bps / 100)}%`).join(", ")
+          : s.synthetic
+            ? "generated (not labelled)"
+            : s.status,
         hexCell(s.contributor, 4),
         s.duration_s ? `${s.duration_s.toFixed(1)} s` : "",
         hexCell(s.id),
