@@ -39,11 +39,15 @@ const state = {
 
 // ---------------------------------------------------------------- messages
 
-/** Show a message in the banner; errors stay until dismissed, others fade. */
-function notify(text, kind = "error") {
+/**
+ * Show a message in the banner; errors stay until dismissed, others fade. `code` (data-code) says
+ * which message it is, for scripts and tests.
+ */
+function notify(text, kind = "error", code = "") {
   const box = $("notice");
   box.className = `notice ${kind}`;
   box.dataset.kind = kind;
+  box.dataset.code = code;
   $("notice-text").textContent = text;
   box.hidden = false;
   clearTimeout(notify.timer);
@@ -54,8 +58,7 @@ function showError(err) {
   console.error(err);
   if (err?.name === "AbortError") return;
   const code = err instanceof AppError ? err.code : "unexpected";
-  $("notice").dataset.code = code;
-  notify(err instanceof AppError ? err.message : `Something went wrong: ${err?.message ?? err}`);
+  notify(err instanceof AppError ? err.message : `Something went wrong: ${err?.message ?? err}`, "error", code);
   if (code === "backend_down") setBackendStatus(false);
 }
 
@@ -191,11 +194,11 @@ async function afterConnect(address) {
   }
   renderWallet();
   if (state.chain && state.walletChain !== state.chain.chain_id) {
-    $("notice").dataset.code = "wrong_chain";
     notify(
       `Your wallet is on chain ${state.walletChain}; MIAO AI runs on chain ${state.chain.chain_id}. ` +
         `Press "Switch to the MIAO chain".`,
       "warn",
+      "wrong_chain",
     );
   }
   loadMine();
@@ -572,10 +575,22 @@ function mintedMessage(area, tokenId, txHash) {
     el("p", { id: "mint-result", dataset: { tokenId: String(tokenId ?? "") } }, `Minted as token #${tokenId} `, hexCell(txHash ?? "", 8)),
   );
   notify(`Minted: MEOW token #${tokenId} is yours.`, "ok");
-  // a redeemed voucher is indexed from the chain a moment later
-  loadMine();
-  setTimeout(loadMine, 1500);
-  setTimeout(loadMine, 4000);
+  // a redeemed voucher reaches the API once the indexer has read its block
+  waitForToken(tokenId).then(loadMine);
+}
+
+/** Until GET /v1/nfts/{id} knows the token (at most a minute), polling once a second. */
+async function waitForToken(tokenId) {
+  if (tokenId === null || tokenId === undefined) return;
+  for (let i = 0; i < 60; i += 1) {
+    try {
+      await api(`/v1/nfts/${tokenId}`);
+      return;
+    } catch (err) {
+      if (err.status !== 404) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 // ---------------------------------------------------------------- the dataset and "mine"
@@ -776,8 +791,11 @@ async function start() {
   wireInputs();
   renderWallet();
   if (!injected()) {
-    $("notice").dataset.code = "no_wallet";
-    notify("No browser wallet found: you can browse the dataset; install a wallet (e.g. MetaMask) to contribute.", "warn");
+    notify(
+      "No browser wallet found: you can browse the dataset; install a wallet (e.g. MetaMask) to contribute.",
+      "warn",
+      "no_wallet",
+    );
   }
   if (!(await checkBackend())) {
     document.body.dataset.ready = "1";
