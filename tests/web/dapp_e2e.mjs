@@ -6,7 +6,7 @@
 // Run by tests/web/test_dapp.py against a running stack; prints one JSON line (what the page
 // showed) and exits 0, or prints the failure and exits 1. A screenshot of each step goes to
 // --shots. `node tests/web/dapp_e2e.mjs --help` lists the options.
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 
