@@ -454,6 +454,14 @@ try {
     await page.locator("#dataset").scrollIntoViewIfNeeded();
     await shot("dataset", "#dataset");
   });
+  await step("the session ends (cookie gone): back to sign-in, with a message", async () => {
+    await dismissNotice();
+    await page.context().clearCookies();
+    await page.click("#meow-btn");
+    result.session_gone_notice = await noticeWith("not_signed_in");
+    result.signin_offered_again = await page.isVisible("#signin-btn");
+  });
+
   await step("a browser without a wallet can still browse", async () => {
     const bare = await page.context().newPage(); // no injected provider on this one
     await bare.goto(opt["base-url"] + "/");

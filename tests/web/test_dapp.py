@@ -8,7 +8,8 @@ once (a rejected signature), signs in with SIWE, tries an oversize file, uploads
 (its registration signature rejected once, then relayed) and another registered from the wallet,
 follows both jobs to ``labelled``, sees the backend "go away" (requests refused in the browser),
 generates a meow, mints it, finds it in "my NFTs", records a voice from chromium's fake microphone
-(which plays a real voice), catifies it and redeems a voucher for it, and browses the dataset. What the page
+(which plays a real voice), catifies it and redeems a voucher for it, browses the dataset, loses its
+session cookie (and is asked to sign in again), and browses from a second tab without a wallet. What the page
 showed is checked here against the API and the chain. A screenshot of each step is saved to
 ``$MIAO_E2E_SCREENSHOTS`` (default: the test's temporary folder); with ``$MIAO_E2E_README_SHOTS``
 set, the main screens are also saved there cropped to their section (docs/screenshots).
@@ -224,6 +225,7 @@ def test_errors_get_clear_messages(run: dict[str, Any]) -> None:
     assert "upload limit" in run["oversize_notice"]
     assert "not answering" in run["backend_down_notice"] and run["page_still_shown"]
     assert not [e for e in run["console_errors"] if e.startswith("pageerror")]
+    assert "not signed in" in run["session_gone_notice"] and run["signin_offered_again"]
     assert "No browser wallet found" in run["no_wallet_notice"]
     assert run["no_wallet_dataset_rows"] > 0  # browsing works without a wallet
 

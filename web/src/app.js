@@ -38,6 +38,13 @@ export function showError(err) {
   console.error(err);
   if (err?.name === "AbortError") return;
   const code = err instanceof AppError ? err.code : "unexpected";
+  if (err instanceof AppError && err.status === 401) {
+    // the session cookie is missing or expired (the API says which): back to "Sign in"
+    state.session = null;
+    renderWallet();
+    notify(`You are not signed in (${err.message}). Press "Sign in" and try again.`, "error", "not_signed_in");
+    return;
+  }
   notify(err instanceof AppError ? err.message : `Something went wrong: ${err?.message ?? err}`, "error", code);
   if (code === "backend_down") setBackendStatus(false);
 }
