@@ -1,5 +1,15 @@
 # Image for the api, worker and migrate services of docker-compose.yml.
 # Not built in this project's CI (no Docker engine there); docker-compose.yml is validated instead.
+
+# The DApp page (web/ -> web/dist), which the API serves at /.
+FROM node:20-bookworm-slim AS web
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --no-audit --no-fund
+COPY web web
+COPY contracts/artifacts contracts/artifacts
+RUN npm run build:web
+
 FROM python:3.11-slim
 
 RUN apt-get update \
@@ -16,6 +26,7 @@ COPY ml ml
 COPY miao miao
 COPY contracts/artifacts contracts/artifacts
 RUN pip install --no-cache-dir -e .
+COPY --from=web /app/web/dist web/dist
 
 ENV MIAO_VAR_DIR=/var/lib/miao
 EXPOSE 8000
