@@ -30,6 +30,7 @@ _COMMANDS: list[str] = [
     "miao.commands.eda",
     "miao.commands.train",
     "miao.commands.eval",
+    "miao.commands.cv",
     "miao.commands.label",
     "miao.commands.demo",
     "miao.commands.synth",

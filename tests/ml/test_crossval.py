@@ -1,0 +1,153 @@
+"""Grouped k-fold cross-validation (``ml.crossval``): folds, report, card section, a tiny real run.
+
+The fold tests use made-up clips (no audio is read); the last test cross-validates a tiny
+mfcc_cnn on a few real cat-context clips from ``../shared`` (skipped when it is absent).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ml.crossval import (
+    CARD_HEADING,
+    add_card_section,
+    make_folds,
+    parse_variant,
+    run_cv,
+    variant_config,
+    write_folds,
+)
+from ml.data import Clip
+
+
+def _clips(groups_per_label: dict[str, int], clips_per_group: int = 2) -> list[Clip]:
+    """Made-up clips: ``n`` groups per label, each group holding ``clips_per_group`` clips."""
+    out = []
+    for label, n in groups_per_label.items():
+        for g in range(n):
+            for j in range(clips_per_group):
+                out.append(
+                    Clip(
+                        path=Path(f"/x/{label}/{g}-{j}.wav"),
+                        label=label,
+                        group=f"{label}{g}",
+                        dataset="d",
+                    )
+                )
+    return out
+
+
+CLIPS = _clips({"a": 60, "b": 20, "c": 10})
+
+
+def test_folds_never_share_a_group_and_cover_every_clip_once() -> None:
+    folds = make_folds(CLIPS, 5, seed=3)
+    assert len(folds) == 5
+    held_out = [c.path for f in folds for c in f.val]
+    assert sorted(held_out) == sorted(c.path for c in CLIPS)
+    for fold in folds:
+        assert not {c.group for c in fold.train} & {c.group for c in fold.val}
+        assert len(fold.train) + len(fold.val) == len(CLIPS)
+    groups_seen = Counter(g for f in folds for g in {c.group for c in f.val})
+    assert set(groups_seen.values()) == {1}
+
+
+def test_folds_are_stratified_as_far_as_groups_allow() -> None:
+    for fold in make_folds(CLIPS, 5, seed=0):
+        groups = Counter(c.label for c in fold.val)
+        # 60, 20, 10 groups of 2 clips over 5 folds: 12, 4, 2 groups each (one group of slack)
+        for label, expected in {"a": 12, "b": 4, "c": 2}.items():
+            assert abs(groups[label] / 2 - expected) <= 1, (label, groups)
+
+
+def test_folds_are_reproducible_from_the_seed_and_ignore_input_order() -> None:
+    def key(folds: list) -> list[list[str]]:
+        return [sorted(str(c.path) for c in f.val) for f in folds]
+
+    first = key(make_folds(CLIPS, 5, seed=7))
+    assert key(make_folds(list(reversed(CLIPS)), 5, seed=7)) == first
+    assert key(make_folds(CLIPS, 5, seed=8)) != first
+
+
+def test_too_few_groups_or_folds_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="at least 5 groups"):
+        make_folds(_clips({"a": 2, "b": 2}), 5, seed=0)
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        make_folds(CLIPS, 1, seed=0)
+
+
+def test_clips_that_share_a_group_with_the_test_part_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="test group"):
+        run_cv("infant-cry", {}, tmp_path, clips=CLIPS[1:], test=CLIPS[:1], log=lambda _: None)
+
+
+def test_folds_csv_lists_every_held_out_clip(tmp_path: Path) -> None:
+    folds = make_folds(CLIPS, 3, seed=0)
+    path = write_folds(folds, tmp_path / "folds.csv", root=Path("/x"))
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == len(CLIPS)
+    assert {r["fold"] for r in rows} == {"0", "1", "2"}
+    assert rows[0]["path"].count("/") == 1  # relative to the root
+
+
+def test_variants_parse_into_train_configs_without_early_stopping() -> None:
+    name, over = parse_variant("loss:arch=mfcc_cnn,balance=loss,epochs=7,mixup_alpha=0.1")
+    assert name == "loss"
+    assert over == {"arch": "mfcc_cnn", "balance": "loss", "epochs": 7, "mixup_alpha": 0.1}
+    config = variant_config("infant-cry", {"epochs": 20, "threads": 1}, over)
+    assert (config.epochs, config.patience, config.balance, config.lr) == (7, 7, "loss", 2e-3)
+    with pytest.raises(ValueError, match="TrainConfig key"):
+        parse_variant("x:bogus=1")
+    with pytest.raises(ValueError, match="name"):
+        parse_variant(":arch=ast")
+    with pytest.raises(ValueError, match="balance"):
+        variant_config("infant-cry", {}, {"balance": "magic"})
+
+
+@pytest.mark.shared
+def test_tiny_cv_run_on_real_clips_writes_a_full_report(tmp_path: Path, shared_dir: Path) -> None:
+    out = tmp_path / "cv"
+    report = run_cv(
+        "cat-context",
+        {"tiny": {"arch": "mfcc_cnn", "batch_size": 8, "epoch_size": 16, "window_frames": 100}},
+        out,
+        k=2,
+        seed=1,
+        max_clips_per_class=6,
+        base={"epochs": 1, "warmup_epochs": 0, "threads": 1},
+        shared_dir=shared_dir,
+        cache_dir=tmp_path / "cache",
+        progress=False,
+        log=lambda _: None,
+    )
+    assert json.loads((out / "cv_report.json").read_text()) == report
+    from ml.train import make_split
+
+    test_paths = {str(c.path.resolve()) for c in make_split("cat-context", 0, shared_dir).test}
+    folded = [r["path"] for r in csv.DictReader((out / "folds.csv").open())]
+    assert len(folded) == 18
+    assert not {str((shared_dir / p).resolve()) for p in folded} & test_paths
+    assert report["n_clips"] == 18 and report["test_part_read"] is False
+    variant = report["variants"]["tiny"]
+    assert [f["fold"] for f in variant["per_fold"]] == [0, 1]
+    for key in ("accuracy", "macro_f1", "balanced_accuracy"):
+        assert 0.0 <= variant[key]["mean"] <= 1.0 and variant[key]["sd"] >= 0.0
+        assert key in report["majority"]
+    assert variant["pooled"]["n"] == 18
+    assert variant["config"]["patience"] == 1 and variant["config"]["seed"] == 1
+    assert (out / "tiny" / "fold-0" / "last.safetensors").is_file()
+    assert report["ranking"] == ["tiny"]
+
+    card = tmp_path / "MODEL_CARD.md"
+    card.write_text("# card\n\n## Limits\n\nsmall.\n")
+    add_card_section(card, report, "tiny", "a note")
+    add_card_section(card, report, "tiny", "a note")  # replaces, does not repeat
+    text = card.read_text()
+    assert text.count(CARD_HEADING) == 1
+    assert text.index(CARD_HEADING) < text.index("## Limits")
+    assert "`tiny` **(shipped)**" in text and "majority class" in text and "a note" in text
