@@ -353,6 +353,31 @@ def run_cv(
     return report
 
 
+def merge_reports(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One report from several CV runs of the same task on the same folds (for the card).
+
+    Refused when the folds differ (task, seed, split seed, k or the fold contents), since
+    variants scored on other folds are not comparable.
+    """
+    if not reports:
+        raise ValueError("no reports to merge")
+    first = reports[0]
+    merged = json.loads(json.dumps(first))
+    for other in reports[1:]:
+        for key in ("task", "k", "seed", "split_seed", "n_clips", "folds"):
+            if other[key] != first[key]:
+                raise ValueError(f"cannot merge CV reports with a different {key!r}")
+        for name, variant in other["variants"].items():
+            if name in merged["variants"]:
+                raise ValueError(f"variant {name!r} is in two reports")
+            merged["variants"][name] = variant
+        merged["wall_s"] = merged.get("wall_s", 0) + other.get("wall_s", 0)
+    merged["ranking"] = sorted(
+        merged["variants"], key=lambda n: -merged["variants"][n]["macro_f1"]["mean"]
+    )
+    return merged
+
+
 def format_table(report: dict[str, Any]) -> str:
     """A markdown table: per variant mean ± sd and pooled scores, the majority class last."""
     lines = [

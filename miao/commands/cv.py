@@ -51,6 +51,10 @@ def cv(
         help="Skip CV; add the cv_report.json figures to ml/weights/TASK/MODEL_CARD.md, marking "
         "this variant as shipped (run after `miao eval TASK --ship`).",
     ),
+    include: list[Path] = typer.Option(
+        [],
+        help="With --card: also the cv_report.json of these CV folders (same folds); repeatable.",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
 ) -> None:
     """Cross-validate configurations of a task on grouped folds of its train + validation parts."""
@@ -69,6 +73,9 @@ def cv(
             if not report_path.is_file():
                 raise FileNotFoundError(f"no {report_path}; run `miao cv {task}` first")
             report = json.loads(report_path.read_text())
+            if card and include:
+                more = [json.loads((d / "cv_report.json").read_text()) for d in include]
+                report = crossval.merge_reports([report, *more])
             name = final or card
             if name not in report["variants"]:
                 raise ValueError(

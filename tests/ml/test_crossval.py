@@ -17,6 +17,7 @@ from ml.crossval import (
     CARD_HEADING,
     add_card_section,
     make_folds,
+    merge_reports,
     parse_variant,
     run_cv,
     variant_config,
@@ -151,3 +152,26 @@ def test_tiny_cv_run_on_real_clips_writes_a_full_report(tmp_path: Path, shared_d
     assert text.count(CARD_HEADING) == 1
     assert text.index(CARD_HEADING) < text.index("## Limits")
     assert "`tiny` **(shipped)**" in text and "majority class" in text and "a note" in text
+
+
+def test_reports_merge_only_on_the_same_folds() -> None:
+    def report(name: str, seed: int = 0) -> dict:
+        score = {"mean": 0.5, "sd": 0.1}
+        variant = {"macro_f1": score, "balanced_accuracy": score, "accuracy": score}
+        folds = [{"fold": 0, "n_val": 3}]
+        return {
+            "task": "t",
+            "k": 2,
+            "seed": seed,
+            "split_seed": 0,
+            "n_clips": 6,
+            "folds": folds,
+            "variants": {name: variant},
+        }
+
+    merged = merge_reports([report("a"), report("b")])
+    assert sorted(merged["variants"]) == ["a", "b"] and sorted(merged["ranking"]) == ["a", "b"]
+    with pytest.raises(ValueError, match="seed"):
+        merge_reports([report("a"), report("b", seed=1)])
+    with pytest.raises(ValueError, match="two reports"):
+        merge_reports([report("a"), report("a")])
