@@ -57,3 +57,48 @@ def cached_features(
                 out[i] = features.astype(np.float16).astype(np.float32)
                 progress.advance(job)
     return [x for x in out if x is not None]
+
+
+def cached_augmented_features(
+    paths: Sequence[Path],
+    front_end: FrontEnd,
+    cache_dir: Path,
+    noise_files: Sequence[Path],
+    seed: int,
+    copy: int,
+) -> list[np.ndarray]:
+    """Features of one waveform-augmented copy of every file (``ml.augment.WaveAugment``).
+
+    Time stretch, pitch shift, gain and background noise need the wave, so they cannot be drawn
+    per batch from cached features; instead each training clip gets ``copy``-numbered augmented
+    versions, drawn from ``(seed, copy, file)`` and cached like the clean ones. ``noise_files``
+    must leave out the validation and test recordings (see ``background_noise_files``).
+    """
+    import zlib
+
+    from ml.augment import WaveAugment
+
+    noise_key = hashlib.sha1("|".join(sorted(str(p) for p in noise_files)).encode()).hexdigest()
+    folder = cache_dir / "features" / f"{front_end.tag}-aug-s{seed}-c{copy}-{noise_key[:8]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    augment: WaveAugment | None = None
+    out: list[np.ndarray] = []
+    missing = [i for i, p in enumerate(paths) if not (folder / f"{_key(Path(p))}.npy").exists()]
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        job = progress.add_task(f"augmented copy {copy} {front_end.tag}", total=len(missing))
+        for path in paths:
+            path = Path(path)
+            file = folder / f"{_key(path)}.npy"
+            if not file.exists():
+                if augment is None:
+                    augment = WaveAugment(noise_files, seed=seed)
+                augment.rng = np.random.default_rng([seed, copy, zlib.crc32(str(path).encode())])
+                features = front_end.features(augment(load_audio(path)))
+                tmp = folder / f".{os.getpid()}-{_key(path)}.npy"
+                np.save(tmp, features.astype(np.float16))
+                tmp.replace(file)
+                progress.advance(job)
+            out.append(np.load(file).astype(np.float32))
+    return out

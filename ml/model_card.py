@@ -72,7 +72,7 @@ def _per_class(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _describe(config: dict[str, Any], shipped: str) -> str:
+def _describe(config: dict[str, Any], shipped: str, compared_with_ast: bool = True) -> str:
     model = config["model"]
     if shipped == "ast":
         size = model["size"]
@@ -82,11 +82,58 @@ def _describe(config: dict[str, Any], shipped: str) -> str:
             f"{size['heads']} heads, 16x16 patches with stride {size['stride']} (no overlap), on "
             "AST log-mel features (128 bins, 25 ms / 10 ms, AudioSet normalisation)."
         )
+    why = (
+        "shipped instead of the AST because it scored higher on the validation split (the "
+        "choice was made on validation, before the test split was read)"
+        if compared_with_ast
+        else "shipped without an AST beside it: no AST was trained with this split and these "
+        "training settings, so there is no AST row below"
+    )
     return (
-        f"The MFCC + VGG-style CNN baseline (channels {model.get('channels')}), shipped instead "
-        "of the AST because it scored higher on the validation split (the choice was made on "
-        "validation, before the test split was read); 40 MFCCs (25 ms / 10 ms), standardised "
-        "with training-set statistics."
+        f"The MFCC + VGG-style CNN baseline (channels {model.get('channels')}), {why}; 40 MFCCs "
+        "(25 ms / 10 ms), standardised with training-set statistics."
+    )
+
+
+def _length_guard(training: dict[str, Any]) -> str:
+    """The sentence on the training-time guards against the length/padding shortcut, if used."""
+    crop_p = training.get("crop_p") or 0.0
+    negatives = training.get("synthetic_negatives") or 0
+    gain = training.get("gain_db") or 0.0
+    copies = training.get("aug_copies") or 0
+    if not (crop_p or negatives or gain or copies or training.get("fill") == "tile"):
+        return ""
+    parts = []
+    fill = training.get("fill") or "pad"
+    if fill == "tile":
+        parts.append(
+            "a clip shorter than a window is repeated until the window is full (in training "
+            "and at inference), never padded, so no window shows how long its clip was"
+        )
+    if crop_p:
+        parts.append(
+            f"{crop_p:.0%} of draws cut to a random length (0.25 s to one window, the loudest "
+            f"of three starts) and {'repeated' if fill == 'tile' else 'padded'} like any short "
+            "clip, the same for every class"
+        )
+    if gain:
+        parts.append(f"level jitter of ±{gain:g} dB")
+    if copies:
+        parts.append(
+            f"{copies} cached waveform-augmented cop{'y' if copies == 1 else 'ies'} per training "
+            "clip (time stretch, pitch shift, gain, background noise from noise_other without "
+            "the validation/test recordings)"
+        )
+    if negatives:
+        parts.append(
+            f"{negatives} synthetic negatives (white/pink/brown noise, digital silence, "
+            f"near-silence, pure tones, mains hum; 0.3-6 s) as a "
+            f"{training.get('synthetic_share', 0.35):.0%} share of the negative label's draws"
+        )
+    return (
+        "\nAgainst the length/padding shortcut (a model that labels by clip length): "
+        + "; ".join(parts)
+        + ". Check: `scripts/ml_shortcut_check.py`."
     )
 
 
@@ -150,7 +197,7 @@ Labels (fixed order = output order): {", ".join(f"`{x}`" for x in spec.labels)}.
 
 ## Model
 
-{_describe(config, shipped)}
+{_describe(config, shipped, "ast" in report["models"])}
 Windows of {config["input"]["window_frames"]} frames (10 ms each) taken
 {config["input"]["hop_frames"]} frames apart (the last aligned to the clip's end); a clip's
 prediction is the mean softmax over its windows. Weights: {weights_mb:.1f} MB (float32).
@@ -160,7 +207,7 @@ Training: AdamW lr {training["lr"]}, weight decay {training["weight_decay"]}, ba
 {training["epoch_size"] or "one pass of"} class-balanced draws per epoch, SpecAugment, mixup (alpha
 {training["mixup_alpha"]}), random window crops; early stopping on validation macro-F1 (best epoch
 {best["epoch"]} of {len(history)}: val macro-F1 {best["val_macro_f1"]:.3f}, balanced accuracy
-{best["val_balanced_accuracy"]:.3f}); seed {training["seed"]}, split seed {training["split_seed"]}.
+{best["val_balanced_accuracy"]:.3f}); seed {training["seed"]}, split seed {training["split_seed"]}.{_length_guard(training)}
 
 ## Data
 

@@ -2,7 +2,9 @@
 
 Shared by validation during training, evaluation and the shipped labeller, so all three turn a
 clip into a prediction the same way: frame models (AST, MFCC-CNN) average the softmax over
-the clip's windows (``hop_frames`` apart, the last aligned to the end); the YAMNet DNN takes its one pooled vector.
+the clip's windows (``hop_frames`` apart, the last aligned to the end; one clip per forward
+pass, so a clip's answer does not depend on its batch); the YAMNet DNN takes its one pooled
+vector.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 from torch import nn
 
 from ml.frontend import LOGMEL_PAD
-from ml.models import frame_windows
+from ml.models import FILLS, frame_windows
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,11 @@ class InputSpec:
     hop_frames: int = 0
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
+    fill: str = "pad"  # a clip shorter than a window: "pad" it, or "tile" (repeat) it
+
+    def __post_init__(self) -> None:
+        if self.fill not in FILLS:
+            raise ValueError(f"fill must be one of {FILLS}, not {self.fill!r}")
 
     @property
     def pad_value(self) -> float:
@@ -45,6 +52,7 @@ class InputSpec:
             "hop_frames": self.hop_frames,
             "mean": self.mean,
             "std": self.std,
+            "fill": self.fill,
         }
 
     @classmethod
@@ -55,6 +63,7 @@ class InputSpec:
             hop_frames=int(data.get("hop_frames", 0)),  # type: ignore[arg-type]
             mean=list(data.get("mean") or []),  # type: ignore[call-overload]
             std=list(data.get("std") or []),  # type: ignore[call-overload]
+            fill=str(data.get("fill", "pad")),  # configs written before "fill" padded
         )
 
 
@@ -73,26 +82,27 @@ def clip_probabilities(
                 for i in range(0, len(x), batch_size)
             ]
             return torch.cat(probs).numpy()
-        windows, owner = [], []
-        for i, clip in enumerate(clips):
+        # One clip's windows go through the model together and apart from other clips', so a
+        # clip's probabilities do not depend on what it was batched with (batch size changes
+        # the floating-point path of the convolutions).
+        rows = []
+        for clip in clips:
             w = frame_windows(
                 torch.from_numpy(spec.normalise(clip).astype(np.float32)),
                 spec.window_frames,
                 spec.hop_frames,
                 pad_value=spec.pad_value,
+                fill=spec.fill,
             )
-            windows.append(w)
-            owner.extend([i] * len(w))
-        stacked = torch.cat(windows)
-        probs = torch.cat(
-            [
-                torch.softmax(model(stacked[i : i + batch_size]).logits, -1)
-                for i in range(0, len(stacked), batch_size)
-            ]
-        )
-        index = torch.tensor(owner)
-        total = torch.zeros(len(clips), probs.shape[1]).index_add_(0, index, probs)
-        counts = torch.bincount(index, minlength=len(clips)).clamp(min=1).unsqueeze(1)
-        return (total / counts).numpy()
+            probs = torch.cat(
+                [
+                    torch.softmax(model(w[i : i + batch_size]).logits, -1)
+                    for i in range(0, len(w), batch_size)
+                ]
+            )
+            rows.append(probs.mean(0))
+        if not rows:
+            return np.zeros((0, len(getattr(model, "labels", []))), dtype=np.float32)
+        return torch.stack(rows).numpy()
     finally:
         model.train(was_training)

@@ -38,6 +38,11 @@ def evaluate(
         help="Run to ship: ast, mfcc_cnn, or best-val (the higher validation macro-F1 of the two).",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
+    allow_no_ast: bool = typer.Option(
+        False,
+        "--allow-no-ast",
+        help="Score (and ship) the baseline runs when no AST run was trained for this split.",
+    ),
 ) -> None:
     """Evaluate a task's trained runs on one split part and write report.json + confusion.png."""
     if task in EVALUATORS:
@@ -63,16 +68,18 @@ def evaluate(
         for name in ("ast", "mfcc_cnn", "yamnet_dnn")
         if (base / name / "model.safetensors").is_file()
     }
-    if "ast" not in found:
+    if "ast" not in found and not (found and allow_no_ast):
         console.print(
-            f"[red]error:[/] no trained AST run in {base / 'ast'}; run `miao train {task}`"
+            f"[red]error:[/] no trained AST run in {base / 'ast'}; run `miao train {task}` "
+            "(or pass --allow-no-ast to score the baselines alone)"
         )
         raise typer.Exit(1)
-    split = read_split(found["ast"] / "split.csv", settings.shared_dir)
+    first = next(iter(found))  # the AST when there is one
+    split = read_split(found[first] / "split.csv", settings.shared_dir)
     for run_dir in found.values():
         other = read_split(run_dir / "split.csv", settings.shared_dir)
         if other.parts() != split.parts():
-            console.print(f"[red]error:[/] {run_dir} was trained on another split than the AST")
+            console.print(f"[red]error:[/] {run_dir} was trained on another split than {first}")
             raise typer.Exit(1)
     cache = settings.var_dir / "cache"
     with console.status(f"evaluating {', '.join(found)} on the {part} split"):
@@ -81,7 +88,7 @@ def evaluate(
     report_dir = out or settings.var_dir / "reports" / task
     write_report(report, report_dir / f"report-{part}.json")
     confusion_png(
-        report["models"]["ast"], report_dir / f"confusion-{part}.png", f"{task}: AST ({part})"
+        report["models"][first], report_dir / f"confusion-{part}.png", f"{task}: {first} ({part})"
     )
     for name, result in report["models"].items():
         console.print(

@@ -14,6 +14,7 @@ from ml.models.ast import ASTClassifier, ASTSize, ClassifierOutput
 from ml.models.baselines import MajorityClass, MfccCNN, YamnetDNN
 
 __all__ = [
+    "FILLS",
     "ASTClassifier",
     "ASTSize",
     "ClassifierOutput",
@@ -39,18 +40,34 @@ def build_model(config: dict[str, object]) -> nn.Module:
     return _ARCHES[str(arch)].from_config_dict(config)
 
 
+FILLS = ("pad", "tile")
+
+
 def frame_windows(
-    features: torch.Tensor, frames: int, hop: int | None = None, pad_value: float = 0.0
+    features: torch.Tensor,
+    frames: int,
+    hop: int | None = None,
+    pad_value: float = 0.0,
+    fill: str = "pad",
 ) -> torch.Tensor:
     """Cut ``[time, bins]`` into ``[n, frames, bins]`` windows, ``hop`` apart (default frames/2).
 
-    A clip shorter than one window is padded at the end with ``pad_value``; the last window is
+    A clip shorter than one window is padded at the end with ``pad_value`` (``fill="pad"``) or
+    repeated until the window is full (``fill="tile"``: a window then holds nothing but the
+    sound, so how long the clip was cannot show through as padding). The last window is
     aligned to the clip's end so no tail is lost.
     """
     if features.ndim != 2:
         raise ValueError(f"expected [time, bins], got {list(features.shape)}")
+    if fill not in FILLS:
+        raise ValueError(f"fill must be one of {FILLS}, not {fill!r}")
     hop = hop or max(1, frames // 2)
     total, bins = features.shape
+    if total == 0:
+        raise ValueError("no frames to window")
+    if total < frames and fill == "tile":
+        reps = -(-frames // total)
+        return features.repeat(reps, 1)[:frames].unsqueeze(0)
     if total <= frames:
         out = features.new_full((1, frames, bins), pad_value)
         out[0, :total] = features
