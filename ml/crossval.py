@@ -513,15 +513,31 @@ def final_note(final: dict[str, Any]) -> str:
     )
 
 
-def fix_card_choice(card: Path) -> bool:
-    """Say in the card that the baseline was chosen by cross-validation, not on validation."""
-    text = card.read_text()
-    flat = " ".join(text.split("\n"))
-    if VAL_CHOICE not in flat:
-        return False
-    # the generator wraps lines; match the sentence across them
+BALANCE_WORDS = {
+    "loss": "draws per epoch (natural class frequencies, class-weighted loss)",
+    "none": "draws per epoch (natural class frequencies, plain loss: no class balancing)",
+}
+
+
+def fix_card_choice(card: Path, balance: str = "sampler") -> int:
+    """Correct the generated card where a CV-chosen run differs from what it assumes.
+
+    The generator says a shipped baseline "scored higher on the validation split" and that
+    draws were "class-balanced"; a run chosen by CV, trained with ``balance`` other than the
+    sampler, needs both sentences changed. Returns how many were replaced.
+    """
     import re
 
-    pattern = r"\s+".join(re.escape(word) for word in VAL_CHOICE.split())
-    card.write_text(re.sub(pattern, CV_CHOICE, text, count=1))
-    return True
+    def loose(sentence: str) -> str:  # the generator wraps lines; match across them
+        return r"\s+".join(re.escape(word) for word in sentence.split())
+
+    text = card.read_text()
+    replaced = 0
+    changes = [(VAL_CHOICE, CV_CHOICE)]
+    if balance in BALANCE_WORDS:
+        changes.append(("class-balanced draws per epoch", BALANCE_WORDS[balance]))
+    for old, new in changes:
+        text, n = re.subn(loose(old), new, text, count=1)
+        replaced += n
+    card.write_text(text)
+    return replaced

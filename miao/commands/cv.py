@@ -51,6 +51,7 @@ def cv(
         help="Skip CV; add the cv_report.json figures to ml/weights/TASK/MODEL_CARD.md, marking "
         "this variant as shipped (run after `miao eval TASK --ship`).",
     ),
+    note: str = typer.Option("", help="With --card: a closing remark for the section."),
     include: list[Path] = typer.Option(
         [],
         help="With --card: also the cv_report.json of these CV folders (same folds); repeatable.",
@@ -104,11 +105,13 @@ def cv(
                 if not card_path.is_file():
                     raise FileNotFoundError(f"no model card at {card_path}")
                 final_path = run_dir / "final.json"
-                note = ""
+                extra = ""
                 if final_path.is_file():
-                    note = crossval.final_note(json.loads(final_path.read_text()))
-                crossval.fix_card_choice(card_path)
-                crossval.add_card_section(card_path, report, name, note)
+                    extra = crossval.final_note(json.loads(final_path.read_text()))
+                crossval.fix_card_choice(card_path, str(config.get("balance", "sampler")))
+                crossval.add_card_section(
+                    card_path, report, name, " ".join(filter(None, [note, extra]))
+                )
                 console.print(f"[green]cross-validation section[/] → {card_path}")
             return
         specs = variant or ["mfcc_cnn:arch=mfcc_cnn"]
