@@ -399,8 +399,12 @@ def format_table(report: dict[str, Any]) -> str:
 
 def describe_variant(v: dict[str, Any]) -> str:
     c = v["config"]
+    size = c["epoch_size"]
+    # without the sampler an epoch is a shuffled pass, cut at epoch_size
+    draws = size if c["balance"] == "sampler" and size else f"at most {size or 'one pass of'}"
     return (
-        f"{c['arch']}, {c['epochs']} epochs of {c['epoch_size'] or 'one pass of'} draws, "
+        f"{c['arch']}, {c['epochs']} epochs of {draws} draws, "
+        f"windows of {c['window_frames']} frames, "
         f"balance={c['balance']}, lr {c['lr']:g}, mixup {c['mixup_alpha']:g}, "
         f"aug_copies {c['aug_copies']}, crop_p {c['crop_p']:g}, gain ±{c['gain_db']:g} dB"
     )
@@ -412,7 +416,7 @@ def card_section(report: dict[str, Any], chosen: str | None = None) -> str:
     lines = [
         CARD_HEADING,
         "",
-        f"The configuration was chosen by {report['k']}-fold grouped cross-validation "
+        f"Configurations compared by {report['k']}-fold grouped cross-validation "
         f"(`StratifiedGroupKFold`, seed {report['seed']}) on the train + validation parts "
         f"({report['n_clips']} clips, {report['n_groups']} groups: {counts}); the test part "
         "was not read. Each fold trains for a fixed number of epochs (no early stopping) and "
@@ -514,8 +518,8 @@ def final_note(final: dict[str, Any]) -> str:
 
 
 BALANCE_WORDS = {
-    "loss": "draws per epoch (natural class frequencies, class-weighted loss)",
-    "none": "draws per epoch (natural class frequencies, plain loss: no class balancing)",
+    "loss": "draws per epoch at most (one shuffled pass when the training part is smaller: natural class frequencies, class-weighted loss)",
+    "none": "draws per epoch at most (one shuffled pass when the training part is smaller: natural class frequencies, plain loss, no class balancing)",
 }
 
 

@@ -49,7 +49,8 @@ def cv(
     card: str = typer.Option(
         "",
         help="Skip CV; add the cv_report.json figures to ml/weights/TASK/MODEL_CARD.md, marking "
-        "this variant as shipped (run after `miao eval TASK --ship`).",
+        "this variant as shipped (run after `miao eval TASK --ship`; the runs folder's "
+        "<arch>/final.json, from --final, adds which epoch was shipped).",
     ),
     note: str = typer.Option("", help="With --card: a closing remark for the section."),
     include: list[Path] = typer.Option(
@@ -106,9 +107,9 @@ def cv(
                     raise FileNotFoundError(f"no model card at {card_path}")
                 final_path = run_dir / "final.json"
                 extra = ""
-                if final_path.is_file():
+                if final_path.is_file():  # the shipped weights came from --final: say so
                     extra = crossval.final_note(json.loads(final_path.read_text()))
-                crossval.fix_card_choice(card_path, str(config.get("balance", "sampler")))
+                    crossval.fix_card_choice(card_path, str(config.get("balance", "sampler")))
                 crossval.add_card_section(
                     card_path, report, name, " ".join(filter(None, [note, extra]))
                 )
