@@ -17,7 +17,9 @@ from web3 import Web3
 
 from backend.chain.artifacts import load_artifact
 from backend.chain.deploy import Deployment
+from backend.chain.errors import ModelAlreadyRegistered
 from backend.chain.events import ChainEvent, decode_log, event_table
+from backend.chain.registry import SoundRegistry
 from backend.chain.values import to_bytes32
 from backend.db.models import RegisteredModel
 from backend.indexer import apply_events
@@ -73,6 +75,29 @@ class ChainRecorder:
             return
         with sessions.begin() as session:
             apply_events(session, events)  # type: ignore[arg-type]
+
+    def ensure_model(
+        self,
+        sessions: sessionmaker[Session],
+        registry: SoundRegistry,
+        model_id: str,
+        name: str,
+        task: str,
+        label_names: list[str],
+    ) -> bool:
+        """Register a model on-chain unless it is there (a racing registration is tolerated), and
+        make sure its ``models`` row exists; True when this call registered it."""
+        registered_now = False
+        if registry.model(model_id) is None:
+            try:
+                tx = registry.register_model(model_id, name, task, label_names)
+            except ModelAlreadyRegistered:
+                pass
+            else:
+                self.apply(sessions, self.receipt_events(tx.receipt))
+                registered_now = True
+        self.ensure_model_row(sessions, model_id)
+        return registered_now
 
     def ensure_model_row(self, sessions: sessionmaker[Session], model_id: str) -> None:
         """The ``models`` row of an on-chain model, from its ``ModelRegistered`` event if the

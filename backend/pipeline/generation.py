@@ -36,7 +36,7 @@ from web3 import Web3
 
 from backend.chain.client import ChainClient
 from backend.chain.deploy import Deployment
-from backend.chain.errors import ModelAlreadyRegistered, SoundAlreadyRegistered
+from backend.chain.errors import SoundAlreadyRegistered
 from backend.chain.meow_nft import MeowNFT
 from backend.chain.registry import SoundRegistry
 from backend.db.models import (
@@ -432,16 +432,11 @@ def _record_rows(
 def _ensure_model(ctx: GenerationContext, made: _Made) -> None:
     from ml.synth.emotion import MOODS, mood_name
 
+    moods = [mood_name(i) for i in range(len(MOODS))]
     model_id = "0x" + made.model_id
-    if ctx.registry.model(model_id) is None:
-        try:
-            tx = ctx.registry.register_model(
-                model_id, made.model_name, made.task, [mood_name(i) for i in range(len(MOODS))]
-            )
-            ctx.recorder.apply(ctx.sessions, ctx.recorder.receipt_events(tx.receipt))
-        except ModelAlreadyRegistered:
-            pass
-    ctx.recorder.ensure_model_row(ctx.sessions, model_id)
+    ctx.recorder.ensure_model(
+        ctx.sessions, ctx.registry, model_id, made.model_name, made.task, moods
+    )
 
 
 def _register(ctx: GenerationContext, owner: str, facts: MeowFacts, made: _Made) -> str:

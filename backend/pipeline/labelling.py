@@ -29,7 +29,6 @@ from backend.chain.errors import (
     AlreadyLabelled,
     ChainUnavailable,
     ContractRevert,
-    ModelAlreadyRegistered,
     TransactionFailed,
     TransactionRejected,
     TransactionTimeout,
@@ -313,14 +312,9 @@ def _write_label(
     registry, recorder = ctx.registry, ctx.recorder
     model_id = "0x" + labeller.model_id
     model_name = f"{labeller.task}/{labeller.config['model']['arch']}"
-    if registry.model(model_id) is None:
-        try:
-            tx = registry.register_model(model_id, model_name, labeller.task, labeller.labels)
-            recorder.apply(ctx.sessions, recorder.receipt_events(tx.receipt))
-            ctx.step(f"model_registered:{labeller.task}")
-        except ModelAlreadyRegistered:
-            pass
-    recorder.ensure_model_row(ctx.sessions, model_id)
+    labels = list(labeller.labels)
+    if recorder.ensure_model(ctx.sessions, registry, model_id, model_name, labeller.task, labels):
+        ctx.step(f"model_registered:{labeller.task}")
     index = labeller.labels.index(prediction.label)
     confidence = min(10_000, max(0, round(prediction.probabilities[prediction.label] * 10_000)))
     existing = registry.label(sound_id, model_id)
