@@ -304,3 +304,16 @@ def probe(path_or_bytes: str | os.PathLike[str] | bytes | bytearray | memoryview
         sample_rate=rate,
         channels=int(samples.shape[1]),
     )
+
+
+def encode_wav(wave: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
+    """Mono float samples as a 16-bit PCM WAV file (clipped to [-1, 1]; same samples, same
+    bytes, hence the same content digest)."""
+    import io
+
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    clipped = np.clip(np.asarray(wave, dtype=np.float32), -1.0, 1.0)
+    sf.write(buffer, clipped, rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import logging
 import secrets
 from dataclasses import asdict, dataclass
@@ -43,7 +42,6 @@ from backend.db.models import (
     Contributor,
     GeneratedMeow,
     Job,
-    JobEvent,
     JobKind,
     JobStage,
     Sound,
@@ -55,18 +53,21 @@ from backend.ipfs.cid import Cid
 from backend.ipfs.client import IpfsClient
 from backend.pipeline.chain_records import ChainRecorder
 from backend.pipeline.jobs import (
+    JobView,
     Notify,
     add_progress,
     advance_and_notify,
     create_job,
+    get_job,
     notify_safely,
     send_or_fail,
 )
-from backend.pipeline.meow_metadata import MeowFacts, encode_metadata, ipfs_uri, meow_metadata
+from backend.pipeline.meow_metadata import MeowFacts, encode_metadata, meow_metadata
 from backend.pipeline.meows import MeowView, get_meow
 from backend.pipeline.queue import TaskQueue
 from backend.pipeline.uploads import UploadRejected, check_audio
 from backend.settings import Settings
+from ml.audio import encode_wav
 
 log = logging.getLogger(__name__)
 
@@ -282,41 +283,12 @@ class GenerationContext:
         self.advance(job_id, JobStage.FAILED, {"reason": reason}, error=reason)
 
 
-@dataclass(frozen=True)
-class _JobFacts:
-    kind: JobKind
-    stage: JobStage
-    owner: str
-    params: GenerationParams
-    result: dict[str, Any] | None
-    error: str | None
-
-
-def _job_facts(sessions: sessionmaker[Session], job_id: str) -> _JobFacts:
+def _generation_job(sessions: sessionmaker[Session], job_id: str) -> JobView:
     with sessions() as session:
-        job = session.get(Job, job_id)
-        if job is None or job.kind not in (JobKind.MEOW, JobKind.STYLE_TRANSFER):
-            raise GenerationFailed(f"no generation job {job_id}")
-        first = session.execute(
-            select(JobEvent.data).where(JobEvent.job_id == job_id, JobEvent.seq == 1)
-        ).scalar_one()
-        return _JobFacts(
-            job.kind,
-            job.stage,
-            job.owner_address or "",
-            GenerationParams.from_event(first or {}),
-            job.result,
-            job.error,
-        )
-
-
-def wav_bytes(wave: np.ndarray) -> bytes:
-    """16-bit PCM WAV at 16 kHz (deterministic bytes for the same samples)."""
-    import soundfile as sf
-
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(wave, -1.0, 1.0), 16000, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
+        job = get_job(session, job_id)
+    if job.kind not in (JobKind.MEOW, JobKind.STYLE_TRANSFER):
+        raise GenerationFailed(f"job {job_id} is not a generation job")
+    return job
 
 
 @dataclass(frozen=True)
@@ -430,17 +402,14 @@ def _record_rows(
 
 
 def _ensure_model(ctx: GenerationContext, made: _Made) -> None:
-    from ml.synth.emotion import MOODS, mood_name
-
-    moods = [mood_name(i) for i in range(len(MOODS))]
     model_id = "0x" + made.model_id
     ctx.recorder.ensure_model(
-        ctx.sessions, ctx.registry, model_id, made.model_name, made.task, moods
+        ctx.sessions, ctx.registry, model_id, made.model_name, made.task, known_moods()
     )
 
 
-def _register(ctx: GenerationContext, owner: str, facts: MeowFacts, made: _Made) -> str:
-    """``registerSynthetic`` once; returns the registration's transaction hash."""
+def _register(ctx: GenerationContext, owner: str, facts: MeowFacts, made: _Made) -> None:
+    """``registerSynthetic`` once, and its ``SoundRegistered`` log into the database."""
     _ensure_model(ctx, made)
     if ctx.registry.sound(facts.sound_id) is None:
         try:
@@ -451,25 +420,25 @@ def _register(ctx: GenerationContext, owner: str, facts: MeowFacts, made: _Made)
             pass
         else:
             ctx.recorder.apply(ctx.sessions, ctx.recorder.receipt_events(tx.receipt))
-            return tx.tx_hash
+            return
     events = ctx.recorder.registry_events("SoundRegistered", facts.sound_id)
     if not events:
         raise GenerationFailed(f"{facts.sound_id} is registered but has no SoundRegistered log")
     ctx.recorder.apply(ctx.sessions, events)
-    return events[-1].tx_hash
 
 
 def run_generation(ctx: GenerationContext, job_id: str) -> dict[str, Any]:
     """Make, pin, record and register one generation job (see the module docstring)."""
-    job = _job_facts(ctx.sessions, job_id)
+    job = _generation_job(ctx.sessions, job_id)
     if job.stage is JobStage.REGISTERED and job.result:
         return job.result
     if job.stage is JobStage.FAILED:
         raise GenerationFailed(job.error or "the job failed")
-    params = job.params
+    params = GenerationParams.from_event(job.events[0].data)
+    owner = str(job.owner)
     ctx.advance(job_id, JobStage.GENERATING, {"progress": 0.0, "method": params.method})
     made = _generate(ctx, job_id, params)
-    audio = wav_bytes(made.wave)
+    audio = encode_wav(made.wave)
     sound_id = "0x" + hashlib.sha256(audio).hexdigest()
     existing = _existing_meow(ctx.sessions, sound_id)
     if existing is not None and existing.job_id != job_id:
@@ -507,24 +476,11 @@ def run_generation(ctx: GenerationContext, job_id: str) -> dict[str, Any]:
         {"audio_cid": audio_cid, "image_cid": image_cid, "metadata_cid": metadata_cid},
     )
     meow_id = _record_rows(
-        ctx.sessions, job_id=job_id, owner=job.owner, facts=facts, metadata_cid=metadata_cid,
+        ctx.sessions, job_id=job_id, owner=owner, facts=facts, metadata_cid=metadata_cid,
         size=len(audio),
     )  # fmt: skip
-    tx_hash = _register(ctx, job.owner, facts, made)
-    result = {
-        "meow_id": meow_id,
-        "sound_id": sound_id,
-        "audio_cid": audio_cid,
-        "image_cid": image_cid,
-        "metadata_cid": metadata_cid,
-        "token_uri": ipfs_uri(metadata_cid),
-        "tx_hash": tx_hash,
-        "model_id": model_id,
-        "mood": params.mood,
-        "seed": params.seed,
-        "method": params.method,
-        "source_sound_id": params.input_sound_id,
-        "existing": False,
-    }
+    _register(ctx, owner, facts, made)
+    with ctx.sessions() as session:
+        result = {**get_meow(session, meow_id).result(), "existing": False}
     ctx.advance(job_id, JobStage.REGISTERED, result, result=result)
     return result

@@ -110,6 +110,27 @@ def create_job(
     return job
 
 
+def _lock_job(session: Session, job_id: str) -> tuple[JobStage, JobKind]:
+    """Write the job row first, so this transaction holds its lock (a row lock in PostgreSQL, the
+    write lock in SQLite) before the stage and the next sequence number are read."""
+    touched = session.execute(
+        update(Job).where(Job.id == job_id).values(updated_at=func.now())
+    ).rowcount
+    if touched != 1:
+        raise JobNotFound(job_id)
+    stage, kind = session.execute(select(Job.stage, Job.kind).where(Job.id == job_id)).one()
+    return stage, kind
+
+
+def _append_event(
+    session: Session, job_id: str, stage: JobStage, data: dict[str, Any] | None
+) -> None:
+    last = session.execute(
+        select(func.max(JobEvent.seq)).where(JobEvent.job_id == job_id)
+    ).scalar_one()
+    session.add(JobEvent(job_id=job_id, seq=(last or 0) + 1, stage=stage, data=data or {}))
+
+
 def advance(
     session: Session,
     job_id: str,
@@ -121,24 +142,13 @@ def advance(
 ) -> bool:
     """Move a job to ``stage`` and record the event; False (nothing written) when the job is
     already there, further on, or finished.
-
-    The job row is written first, so the transaction holds its lock (a row lock in PostgreSQL,
-    the write lock in SQLite) before the stage and the next sequence number are read.
     """
-    touched = session.execute(
-        update(Job).where(Job.id == job_id).values(updated_at=func.now())
-    ).rowcount
-    if touched != 1:
-        raise JobNotFound(job_id)
-    current, kind = session.execute(select(Job.stage, Job.kind).where(Job.id == job_id)).one()
+    current, kind = _lock_job(session, job_id)
     if is_terminal(kind, current):
         return False
     if stage is not JobStage.FAILED and STAGE_RANK[stage] <= STAGE_RANK[current]:
         return False
-    last = session.execute(
-        select(func.max(JobEvent.seq)).where(JobEvent.job_id == job_id)
-    ).scalar_one()
-    session.add(JobEvent(job_id=job_id, seq=(last or 0) + 1, stage=stage, data=data or {}))
+    _append_event(session, job_id, stage, data)
     values: dict[str, Any] = {"stage": stage}
     if error is not None:
         values["error"] = error
@@ -151,18 +161,10 @@ def advance(
 
 def add_progress(session: Session, job_id: str, stage: JobStage, data: dict[str, Any]) -> bool:
     """Record a progress event of the stage the job is at; False when it is elsewhere now."""
-    touched = session.execute(
-        update(Job).where(Job.id == job_id).values(updated_at=func.now())
-    ).rowcount
-    if touched != 1:
-        raise JobNotFound(job_id)
-    current = session.execute(select(Job.stage).where(Job.id == job_id)).scalar_one()
+    current, _ = _lock_job(session, job_id)
     if current is not stage:
         return False
-    last = session.execute(
-        select(func.max(JobEvent.seq)).where(JobEvent.job_id == job_id)
-    ).scalar_one()
-    session.add(JobEvent(job_id=job_id, seq=(last or 0) + 1, stage=stage, data=data))
+    _append_event(session, job_id, stage, data)
     session.flush()
     return True
 

@@ -3,9 +3,9 @@ voice-like vowel sequence for the demo and the tests, synthesised from harmonics
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
+
+from ml.audio import encode_wav
 
 SAMPLE_RATE = 16_000
 
@@ -55,20 +55,11 @@ def voice_wave(seconds: float = 1.0, *, seed: int = 0, rate: int = SAMPLE_RATE) 
     return (0.3 * wave / np.max(np.abs(wave))).astype(np.float32)
 
 
-def wav_bytes(wave: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
-    """A mono wave as a 16-bit PCM WAV file."""
-    import soundfile as sf
-
-    buffer = io.BytesIO()
-    sf.write(buffer, wave, rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
-
-
 def meow_wav_bytes(seconds: float = 1.2, *, seed: int = 0, rate: int = SAMPLE_RATE) -> bytes:
     """:func:`meow_wave` as a 16-bit PCM WAV file."""
-    return wav_bytes(meow_wave(seconds, seed=seed, rate=rate), rate)
+    return encode_wav(meow_wave(seconds, seed=seed, rate=rate), rate)
 
 
 def voice_wav_bytes(seconds: float = 1.0, *, seed: int = 0, rate: int = SAMPLE_RATE) -> bytes:
     """:func:`voice_wave` as a 16-bit PCM WAV file."""
-    return wav_bytes(voice_wave(seconds, seed=seed, rate=rate), rate)
+    return encode_wav(voice_wave(seconds, seed=seed, rate=rate), rate)
