@@ -47,13 +47,40 @@ def mu_law_decode(classes: np.ndarray | torch.Tensor, mu: int = MU) -> np.ndarra
     return (np.sign(f) * np.expm1(np.abs(f) * math.log1p(mu)) / mu).astype(np.float32)
 
 
+_F_SP = 200.0 / 3  # Slaney mel scale: linear below 1 kHz, logarithmic above
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOG_STEP = math.log(6.4) / 27.0
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    log_part = _MIN_LOG_MEL + np.log(np.maximum(hz, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOG_STEP
+    return np.where(hz >= _MIN_LOG_HZ, log_part, hz / _F_SP)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    log_part = _MIN_LOG_HZ * np.exp(_LOG_STEP * (np.maximum(mel, _MIN_LOG_MEL) - _MIN_LOG_MEL))
+    return np.where(mel >= _MIN_LOG_MEL, log_part, mel * _F_SP)
+
+
 @lru_cache(maxsize=1)
 def mel_filters() -> torch.Tensor:
-    """Slaney mel filterbank ``[N_MELS, N_FFT//2+1]`` (librosa's, computed once)."""
-    import librosa
+    """Slaney mel filterbank ``[N_MELS, N_FFT//2+1]``, area-normalised.
 
-    fb = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=0.0, fmax=8000.0)
-    return torch.from_numpy(fb.astype(np.float32))
+    The formula of ``librosa.filters.mel(htk=False, norm="slaney")`` (a test checks they are
+    equal), written out so synthesis training needs no librosa: a GPU machine may lack it.
+    """
+    fft_freqs = np.linspace(0.0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(8000.0), N_MELS + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return torch.from_numpy(weights.astype(np.float32))
 
 
 @lru_cache(maxsize=1)

@@ -94,3 +94,31 @@ def test_prior_sampler_steps_the_trained_network() -> None:
     noisy = MelPrior(TINY_PRIOR).eval()
     assert torch.equal(noisy.sample(emotion, 30, seed=2), noisy.sample(emotion, 30, seed=2))
     assert not torch.equal(noisy.sample(emotion, 30, seed=2), noisy.sample(emotion, 30, seed=3))
+
+
+def test_prior_guidance_extrapolates_from_the_unconditional_model() -> None:
+    """Guided sampling = unconditional mean + g x (mood mean - unconditional mean), per frame."""
+    from dataclasses import replace
+
+    from ml.synth.prior import MelPrior
+    from tests.fixtures.synth import TINY_PRIOR
+
+    torch.manual_seed(0)
+    prior = MelPrior(replace(TINY_PRIOR, dropout=0.0)).eval()
+    emotion = torch.randn(TINY_PRIOR.emotion_dim)
+    contour = prior.sample(emotion, 30, seed=1, temperature=0.0, guidance=2.5)
+    with torch.no_grad():
+        mood_mean, _ = prior(contour[None], emotion[None])
+        any_mean, _ = prior(contour[None], torch.zeros(1, TINY_PRIOR.emotion_dim))
+    expected = any_mean + 2.5 * (mood_mean - any_mean)
+    assert torch.allclose(expected[0].T, contour, atol=1e-4)
+    assert not torch.allclose(contour, prior.sample(emotion, 30, seed=1, temperature=0.0))
+
+
+def test_mel_filters_equal_librosa() -> None:
+    """The written-out Slaney filterbank is librosa's (synthesis training runs without librosa)."""
+    librosa = pytest.importorskip("librosa")
+    from ml.synth.mel import N_FFT, N_MELS, mel_filters
+
+    expected = librosa.filters.mel(sr=16000, n_fft=N_FFT, n_mels=N_MELS, fmin=0.0, fmax=8000.0)
+    np.testing.assert_allclose(mel_filters().numpy(), expected, atol=1e-7)
