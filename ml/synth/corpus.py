@@ -78,15 +78,24 @@ def cat_split_parts(clips: list[Clip]) -> list[str]:
     return [part_of[c.path] for c in clips]
 
 
-def load_cats(cache_dir: Path, progress: bool = False) -> Corpus:
-    """naya clips with mood labels and the fixed group split (cached)."""
+def load_cats(
+    cache_dir: Path, progress: bool = False, parts: tuple[str, ...] | None = None
+) -> Corpus:
+    """naya clips with mood labels and the fixed group split (cached).
+
+    ``parts`` keeps only those parts of the split (the split itself is always made over the
+    whole manifest), so training can run where the test clips' audio is absent.
+    """
+    name = "synth-naya.npz" if parts is None else f"synth-naya-{'-'.join(sorted(parts))}.npz"
 
     def build() -> Corpus:
         clips = manifest_clips("naya")
-        labels = [NAYA_LABELS.index(c.label) for c in clips]
-        return _build(clips, labels, cat_split_parts(clips), progress)
+        split = cat_split_parts(clips)
+        kept = [n for n, part in enumerate(split) if parts is None or part in parts]
+        labels = [NAYA_LABELS.index(clips[n].label) for n in kept]
+        return _build([clips[n] for n in kept], labels, [split[n] for n in kept], progress)
 
-    return _cached(cache_dir / "synth-naya.npz", build)
+    return _cached(cache_dir / name, build)
 
 
 def load_voices(cache_dir: Path, progress: bool = False) -> Corpus:

@@ -4,15 +4,20 @@ One loss per step, one optimiser: the WaveNet's µ-law cross-entropy on random 0
 the true log-mel and the mood's emotion vector), the mel prior's Gaussian NLL on random 2 s
 log-mel crops (given the mood's emotion vector), and the reference encoder's mood cross-entropy on
 the same crops. The mood table gets gradients from both generators: it is trained jointly with
-them. Resumable (``checkpoint.pt``), time-boxed (``--minutes``), one thread by default.
+them. Resumable (``checkpoint.pt``), time-boxed (``--minutes``), one thread by default. On a GPU
+(``--device cuda``) the WaveNet runs in bfloat16 autocast with larger batches and longer crops;
+the learning rate follows a cosine over the time box (``--lr-floor``).
 
     python -m ml.synth.train_wavenet --minutes 45 --run var/runs/synth/wavenet
+    python -m ml.synth.train_wavenet --device cuda --wave-batch 32 --wave-crop 8000 --minutes 8
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import time
 from pathlib import Path
 
@@ -29,6 +34,7 @@ from ml.synth.wavenet import START_CLASS, WaveNet, WaveNetConfig
 
 WAVE_CROP = 4000
 PRIOR_FRAMES = 200
+CROP_PARTS = ("train", "val")  # training never decodes the test clips
 
 
 class MelBank:
@@ -45,17 +51,24 @@ class MelBank:
 
 
 def wave_batch(
-    corpus: Corpus, bank: MelBank, pool: np.ndarray, rng: np.random.Generator, size: int
+    corpus: Corpus,
+    bank: MelBank,
+    pool: np.ndarray,
+    rng: np.random.Generator,
+    size: int,
+    crop: int = WAVE_CROP,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(prev classes [B,T], target classes [B,T], mel [B,80,T/HOP], moods [B]); hop-aligned crops."""
+    if crop % HOP:
+        raise ValueError(f"crop must be a multiple of {HOP} samples, got {crop}")
     prevs, targets, mels, moods = [], [], [], []
-    frames = WAVE_CROP // HOP
+    frames = crop // HOP
     for i in rng.choice(pool, size):
         wave, mel = corpus.wave(int(i)), bank[int(i)]
-        hops = max(1, (len(wave) - WAVE_CROP) // HOP)
+        hops = max(1, (len(wave) - crop) // HOP)
         start = int(rng.integers(0, hops)) * HOP
-        segment = np.zeros(WAVE_CROP, dtype=np.float32)
-        piece = wave[start : start + WAVE_CROP]
+        segment = np.zeros(crop, dtype=np.float32)
+        piece = wave[start : start + crop]
         segment[: len(piece)] = piece
         target = torch.as_tensor(mu_law_encode(segment))
         first = int(mu_law_encode(wave[start - 1 : start])[0]) if start > 0 else START_CLASS
@@ -92,21 +105,56 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, default=Path("var/cache"))
     parser.add_argument("--minutes", type=float, default=45.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 …")
+    parser.add_argument(
+        "--wavenet",
+        type=json.loads,
+        default={},
+        help="WaveNetConfig overrides as JSON, e.g. '{\"stacks\": 3}'",
+    )
+    parser.add_argument(
+        "--prior",
+        type=json.loads,
+        default={},
+        help="PriorConfig overrides as JSON, e.g. '{\"hidden\": 512}'",
+    )
     parser.add_argument("--wave-batch", type=int, default=4)
+    parser.add_argument("--wave-crop", type=int, default=WAVE_CROP, help="samples per crop")
     parser.add_argument("--mel-batch", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--lr-floor",
+        type=float,
+        default=None,
+        help="cosine-decay the rate to this by the end of --minutes",
+    )
+    parser.add_argument(
+        "--drop-emotion",
+        type=float,
+        default=0.0,
+        help="share of prior crops trained without a mood (for guidance)",
+    )
     parser.add_argument("--save-every", type=float, default=120.0, help="seconds")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: no CUDA device here")
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else contextlib.nullcontext()
+    )
 
-    corpus = load_cats(args.cache, progress=True)
+    corpus = load_cats(args.cache, progress=True, parts=CROP_PARTS)
     bank = MelBank(corpus)
     train = corpus.indices("train")
     val = corpus.indices("val")
-    wcfg, pcfg = WaveNetConfig(), PriorConfig()
+    wcfg, pcfg = WaveNetConfig(**args.wavenet), PriorConfig(**args.prior)
     wavenet, prior, emotion = WaveNet(wcfg), MelPrior(pcfg), EmotionEncoder()
+    wavenet, prior, emotion = wavenet.to(device), prior.to(device), emotion.to(device)
     params = [*wavenet.parameters(), *prior.parameters(), *emotion.parameters()]
     optimiser = torch.optim.Adam(params, lr=args.lr)
     rng = np.random.default_rng(args.seed)
@@ -129,15 +177,17 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     log = checkpoint.TrainLog(args.run)
     val_rng = np.random.default_rng(1234)
-    val_wave = wave_batch(corpus, bank, val, val_rng, 8)
-    val_mel = mel_batch(corpus, bank, val, val_rng, 16)
+    val_wave = [t.to(device) for t in wave_batch(corpus, bank, val, val_rng, 8)]
+    val_mel = [t.to(device) for t in mel_batch(corpus, bank, val, val_rng, 16)]
 
     def validate() -> dict[str, float]:
         wavenet.eval(), prior.eval(), emotion.eval()
         with torch.no_grad():
             prev, target, mel, moods = val_wave
             e = emotion.from_moods(moods)
-            w = F.cross_entropy(wavenet(prev, mel, e), target).item()
+            with autocast:
+                logits = wavenet(prev, mel, e)
+            w = F.cross_entropy(logits.float(), target).item()
             mels, moods = val_mel
             p = prior.loss(mels, emotion.from_moods(moods)).item()
             acc = (emotion.reference(mels).argmax(-1) == moods).float().mean().item()
@@ -149,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             "wavenet": wavenet.state_dict(), "prior": prior.state_dict(),
             "emotion": emotion.state_dict(), "optimiser": optimiser.state_dict(),
             "rng": checkpoint.rng_state(rng), "torch_rng": torch.get_rng_state(),
+            "device": str(device), "config": {"wavenet": wcfg.to_dict(), "prior": pcfg.to_dict()},
             "step": step, "seconds": spent,
         })  # fmt: skip
 
@@ -156,10 +207,19 @@ def main(argv: list[str] | None = None) -> None:
     base_spent = spent
     running: dict[str, float] = {}
     while spent < args.minutes * 60:
-        prev, target, mel, moods = wave_batch(corpus, bank, train, rng, args.wave_batch)
-        wave_loss = F.cross_entropy(wavenet(prev, mel, emotion.from_moods(moods)), target)
-        mels, mel_moods = mel_batch(corpus, bank, train, rng, args.mel_batch)
-        prior_loss = prior.loss(mels, emotion.from_moods(mel_moods))
+        if args.lr_floor is not None:
+            cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, spent / (args.minutes * 60))))
+            for group in optimiser.param_groups:
+                group["lr"] = args.lr_floor + (args.lr - args.lr_floor) * cosine
+        batch = wave_batch(corpus, bank, train, rng, args.wave_batch, args.wave_crop)
+        prev, target, mel, moods = (t.to(device, non_blocking=True) for t in batch)
+        with autocast:
+            logits = wavenet(prev, mel, emotion.from_moods(moods))
+        wave_loss = F.cross_entropy(logits.float(), target)
+        mels, mel_moods = (
+            t.to(device) for t in mel_batch(corpus, bank, train, rng, args.mel_batch)
+        )
+        prior_loss = prior.loss(mels, emotion.from_moods(mel_moods), args.drop_emotion)
         ref_loss = F.cross_entropy(emotion.reference(mels), mel_moods)
         loss = wave_loss + prior_loss + ref_loss
         optimiser.zero_grad()

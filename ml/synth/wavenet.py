@@ -89,7 +89,7 @@ class WaveNet(nn.Module):
         # Kept at frame rate and upsampled one layer at a time: a sample-rate tensor for all
         # layers would cost far more memory traffic (in backward above all) than the layers.
         cond = self.frame_conditioning(mel, emotion).permute(0, 1, 3, 2).unbind(1)
-        frame_of = torch.arange(steps) // HOP
+        frame_of = torch.arange(steps, device=prev.device) // HOP
         # Channels-last with plain matmuls: on a CPU this is several times faster than Conv1d
         # with 32 channels, and it computes exactly the same causal convolution.
         x = self.embed(prev)  # [B, T, R]
