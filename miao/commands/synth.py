@@ -47,7 +47,10 @@ def synth(
     out: Path = typer.Option(..., "-o", "--out", help="Output WAV; the PNG goes beside it."),
     temperature: float = typer.Option(1.0, help="WaveNet sampling temperature (> 0)."),
     contour_temperature: float = typer.Option(
-        0.6, help="Mel prior sampling temperature (0 = its mean contour)."
+        None, help="Mel prior sampling temperature (0 = its mean contour; default: the model's)."
+    ),
+    contour_guidance: float = typer.Option(
+        None, help="Mood guidance of the mel prior (1 = none; default: the model's)."
     ),
     reference: Path = typer.Option(
         None, help="Generate in the mood of this recording instead of --mood."
@@ -91,6 +94,7 @@ def synth(
                 seed=seed,
                 temperature=temperature,
                 contour_temperature=contour_temperature,
+                contour_guidance=contour_guidance,
                 reference=ref_wave,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )

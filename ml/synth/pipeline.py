@@ -91,6 +91,9 @@ class MeowSynthesiser:
         self.prior = MelPrior(PriorConfig.from_dict(config["prior"]))
         self.prior.load_state_dict(_prefixed(state, "prior."))
         self.wavenet.eval(), self.prior.eval()
+        sampling = config.get("sampling", {})
+        self.contour_guidance = float(sampling.get("contour_guidance", 1.0))
+        self.contour_temperature = float(sampling.get("contour_temperature", 0.6))
         self.generator = FastGenerator(self.wavenet)
         self.model_id = sha256_file(folder / WEIGHTS_FILE)
         self.emotion, self.emotion_model_id = load_emotion_encoder(root)
@@ -104,12 +107,17 @@ class MeowSynthesiser:
         seconds: float = 2.0,
         seed: int = 0,
         temperature: float = 1.0,
-        contour_temperature: float = 0.6,
+        contour_temperature: float | None = None,
         reference: np.ndarray | None = None,
         progress: Callable[[int, int], None] | None = None,
         vocoder: str = "wavenet",
+        contour_guidance: float | None = None,
     ) -> SynthResult:
         """A new meow; ``progress(done, total)`` is called as samples are generated.
+
+        ``contour_temperature`` and ``contour_guidance`` (default: the shipped config's, which
+        the same weights always pair with) set how the mel prior samples; guidance strengthens
+        the mood in the contour (see :mod:`ml.synth.prior`).
 
         ``vocoder="griffin-lim"`` renders the same mel contour without the WaveNet (a diagnostic:
         it separates what the mel prior got right from what the WaveNet renders).
@@ -117,13 +125,18 @@ class MeowSynthesiser:
         if vocoder not in ("wavenet", "griffin-lim"):
             raise ValueError(f"unknown vocoder {vocoder!r}: wavenet or griffin-lim")
         _check_seconds(seconds)
+        if contour_temperature is None:
+            contour_temperature = self.contour_temperature
+        guidance = self.contour_guidance if contour_guidance is None else contour_guidance
         if temperature <= 0 or contour_temperature < 0:
             raise ValueError("temperatures must be positive")
+        if guidance < 0:
+            raise ValueError(f"contour guidance must be >= 0, got {guidance:g}")
         if mood is not None:
             mood = mood_name(mood_index(mood))
         e = self.emotion_vector(mood, reference)
         samples = round(seconds * 16000)
-        mel = self.prior.sample(e, frames_for(samples), seed, contour_temperature)
+        mel = self.prior.sample(e, frames_for(samples), seed, contour_temperature, guidance)
         if vocoder == "griffin-lim":
             wave = peak_normalise(griffin_lim(mel, samples, seed=seed))
             if progress is not None:
@@ -145,7 +158,11 @@ class MeowSynthesiser:
             temperature=temperature,
             model_id=self.model_id,
             emotion_model_id=self.emotion_model_id,
-            extra={"contour_temperature": contour_temperature, "vocoder": vocoder},
+            extra={
+                "contour_temperature": contour_temperature,
+                "contour_guidance": guidance,
+                "vocoder": vocoder,
+            },
         )
 
     def vocode(

@@ -53,6 +53,7 @@ def save_models(
     emotion: EmotionEncoder,
     style_generator: MelGenerator,
     style_config: StyleConfig,
+    contour_guidance: float = 1.0,
 ) -> dict[str, str]:
     """Write the three weights folders (weights + config.json) from live models; returns ids."""
     ids = {
@@ -68,6 +69,7 @@ def save_models(
         combined,
         out_root / WAVENET_DIR,
         {"wavenet": wavenet.config.to_dict(), "prior": prior.config.to_dict(),
+         "sampling": {"contour_guidance": contour_guidance},
          "emotion_encoder_id": ids["emotion-encoder"]},
     )  # fmt: skip
     ids["style-gan"] = _save(
@@ -101,7 +103,15 @@ def ship(
     eval_report: dict[str, Any],
     bench_report: dict[str, Any],
     style_note: str = "",
+    contour_guidance: float = 1.0,
+    contour_temperature: float = 0.6,
+    vocoder_note: str = "",
 ) -> dict[str, str]:
+    """Save the trained runs as shipped weights and write their model cards; returns the ids.
+
+    ``contour_guidance`` / ``contour_temperature`` become the mel prior's sampling defaults in
+    the WaveNet's config; ``vocoder_note`` is a measured finding for the card's limits.
+    """
     ids: dict[str, str] = {}
     metrics = [
         "| figure | value | target |",
@@ -135,12 +145,10 @@ def ship(
     caution = ""
     if controls:
         caution = (
-            '**How to read "called cat".** The shipped `source` labeller decides short clips by '
-            "their length more than their sound: real naya cat clips cut to the held-out voices' "
-            f"lengths (0.2-0.5 s) are called cat {controls['short_real_cat_share']:.2f} of the "
-            f"time, and 2 s of white noise {controls['noise_cat_share']:.2f}. So `cat_share` says "
-            "little for 2 s clips and `style_cat_share` cannot rise above about 0 for digit-length "
-            "inputs, whatever the generator does."
+            "**Controls** (what the `source` labeller says where the answer is known): real naya "
+            "test clips cut to the held-out voices' lengths are called cat "
+            f"{controls['short_real_cat_share']:.2f} of the time, 2 s of white noise "
+            f"{controls['noise_cat_share']:.2f}."
         )
     if yamnet:
         caution += (
@@ -191,15 +199,25 @@ def ship(
             combined,
             out_root / WAVENET_DIR,
             {"wavenet": config["wavenet"], "prior": config["prior"],
+             "sampling": {"contour_guidance": contour_guidance,
+                          "contour_temperature": contour_temperature},
              "emotion_encoder_id": ids["emotion-encoder"]},
         )  # fmt: skip
         wn = config["wavenet"]
+        args = config["args"]
+        where = str(args.get("device", "cpu"))
+        where = "one GPU (bfloat16 autocast)" if where.startswith("cuda") else "one CPU thread"
+        rate = f"lr {args['lr']}" + (
+            f" cosine-decayed to {args['lr_floor']}" if args.get("lr_floor") else ""
+        )
         training = (
-            f"{state['step']} steps, {state['seconds'] / 60:.0f} wall-clock minutes of one training thread, most of it on a CPU shared with 4-5 other training jobs "
-            f"(Adam, lr {config['args']['lr']}, {config['args']['wave_batch']} x 0.25 s audio "
-            f"crops + {config['args']['mel_batch']} x 2 s mel crops per step). Last validation "
-            f"(val groups): WaveNet cross-entropy {val.get('val_wavenet_ce', float('nan')):.3f} "
-            f"nats/sample (uniform = 5.545), mel-prior NLL {val.get('val_prior_nll', float('nan')):.3f}."
+            f"{state['step']} steps, {state['seconds'] / 60:.0f} wall-clock minutes on {where} "
+            f"(Adam, {rate}, {args['wave_batch']} x {args.get('wave_crop', 4000) / 16000:g} s "
+            f"audio crops + {args['mel_batch']} x 2 s mel crops per step; "
+            f"{args.get('drop_emotion', 0.0):g} of the prior's crops without a mood, for "
+            f"guidance). Last validation (val groups): WaveNet cross-entropy "
+            f"{val.get('val_wavenet_ce', float('nan')):.3f} nats/sample (uniform = 5.545), "
+            f"mel-prior NLL {val.get('val_prior_nll', float('nan')):.3f}."
         )
         (
             out_root / WAVENET_DIR / "MODEL_CARD.md"
@@ -214,7 +232,9 @@ Two parts in one weights file, both needed to reproduce a sound from a seed:
 - `prior.*` — a mel prior: an autoregressive GRU ({config["prior"]["hidden"]} units) over 80-band
   log-mel frames (100 per second), conditioned on the emotion vector, with a Tacotron-style
   pre-net whose dropout stays on when sampling, and a diagonal-Gaussian output sampled at a
-  temperature (default 0.6). It decides the contour: when the cat calls, the pitch and timbre.
+  temperature (default {contour_temperature:g}) with mood guidance {contour_guidance:g} (the mean
+  moved away from the same GRU's mood-less prediction; 1 = none). It decides the contour: when
+  the cat calls, the pitch and timbre.
 - `wavenet.*` — a WaveNet: {wn["stacks"]} stacks x {wn["layers_per_stack"]} dilated causal
   convolutions (kernel 2, dilations 1…128, receptive field {sum(2**i for i in range(wn["layers_per_stack"])) * wn["stacks"] + 1}
   samples), gated tanh·sigmoid units, residual ({wn["residual"]}) and skip ({wn["skip"]}) channels,
@@ -243,11 +263,12 @@ loss): {training}
 
 ## Limits
 
-Tiny by design (it must run in real time on 2 CPU cores), trained for about an hour of one
-shared CPU thread on 1,760 web clips (a WaveNet usually needs days of GPU time): expect noisy,
-hissy audio, not meows. The WaveNet is the weak part: the mood is in the mel contours (see the
-Griffin-Lim diagnostic above) but its renderings lose it. The mel prior is a
-small GRU; its contours are smoother and less varied than real calls. Moods are the naya
+Small by design (it must run in real time on 2 CPU cores) and trained for minutes, where a
+WaveNet vocoder usually gets days of GPU time. The WaveNet is the weak part: it renders the
+contour's loudness and spectral envelope as shaped noise, without the harmonics of a real call,
+so the `source` labeller hears "other", not cat. {vocoder_note} The mel prior is a
+small GRU with a diagonal Gaussian per frame: its contours are smoother and less varied than
+real calls. Moods are the naya
 authors' situation labels, not observed emotions. Non-commercial data (see above).
 """)
         ref_acc = val.get("val_reference_acc")
@@ -355,12 +376,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval", type=Path, default=None, help="miao eval synth --json output")
     parser.add_argument("--bench", type=Path, default=None, help="miao bench synth --json output")
     parser.add_argument("--style-note", default="", help="extra training history for the card")
+    parser.add_argument(
+        "--contour-guidance",
+        type=float,
+        default=1.0,
+        help="the mel prior's mood guidance shipped as its default",
+    )
+    parser.add_argument(
+        "--contour-temperature",
+        type=float,
+        default=0.6,
+        help="the mel prior's sampling temperature shipped as its default",
+    )
+    parser.add_argument(
+        "--vocoder-note", default="", help="a measured vocoder finding for the card"
+    )
     args = parser.parse_args(argv)
     eval_report = json.loads(args.eval.read_text()) if args.eval else {}
     bench_report = json.loads(args.bench.read_text()) if args.bench else {}
     ids = ship(
-        args.wavenet_run, args.style_run, args.out, eval_report, bench_report, args.style_note
-    )
+        args.wavenet_run, args.style_run, args.out, eval_report, bench_report, args.style_note,
+        args.contour_guidance, args.contour_temperature, args.vocoder_note,
+    )  # fmt: skip
     for name, model_id in ids.items():
         print(f"{name}: {model_id}")
 
