@@ -171,6 +171,12 @@ def eval_synth(out: Path | None = None, json_output: bool = False) -> None:
             "diagnostic, the same mel contours through Griffin-Lim (not the WaveNet): mood_match "
             f"{contour['mood_match']:.3f}"
         )
+    vocoded = report.get("vocoded_real")
+    if vocoded:
+        typer.echo(
+            f"diagnostic, {vocoded['clips']} real test clips' own log-mels rendered by the WaveNet: "
+            f"called cat {vocoded['cat_share']:.2f} (the originals {vocoded['original_cat_share']:.2f})"
+        )
     yamnet = report.get("yamnet")
     if yamnet:
         typer.echo(

@@ -106,11 +106,13 @@ def ship(
     contour_guidance: float = 1.0,
     contour_temperature: float = 0.6,
     vocoder_note: str = "",
+    training_note: str = "",
 ) -> dict[str, str]:
     """Save the trained runs as shipped weights and write their model cards; returns the ids.
 
     ``contour_guidance`` / ``contour_temperature`` become the mel prior's sampling defaults in
-    the WaveNet's config; ``vocoder_note`` is a measured finding for the card's limits.
+    the WaveNet's config; ``vocoder_note`` is a measured finding for the card's limits and
+    ``training_note`` how this run was chosen.
     """
     ids: dict[str, str] = {}
     metrics = [
@@ -170,6 +172,14 @@ def ship(
                 else ""
             )
             + "."
+        )
+
+    vocoded = eval_report.get("vocoded_real")
+    if vocoded:
+        caution += (
+            f" The WaveNet alone: the own log-mels of {vocoded['clips']} real naya test clips "
+            f"(happy, curious, sleepy), rendered by it, are called cat {vocoded['cat_share']:.2f} "
+            f"of the time; the originals {vocoded['original_cat_share']:.2f}."
         )
 
     labellers = eval_report.get("labellers", {})
@@ -252,6 +262,8 @@ Two parts in one weights file, both needed to reproduce a sound from a seed:
 
 `python -m ml.synth.train_wavenet` (WaveNet, mel prior and emotion encoder trained jointly, one
 loss): {training}
+
+{training_note}
 
 ## Measured
 
@@ -396,7 +408,7 @@ def main(argv: list[str] | None = None) -> None:
     bench_report = json.loads(args.bench.read_text()) if args.bench else {}
     ids = ship(
         args.wavenet_run, args.style_run, args.out, eval_report, bench_report, args.style_note,
-        args.contour_guidance, args.contour_temperature, args.vocoder_note,
+        args.contour_guidance, args.contour_temperature, args.vocoder_note, args.training_note,
     )  # fmt: skip
     for name, model_id in ids.items():
         print(f"{name}: {model_id}")
