@@ -278,7 +278,9 @@ loss): {training}
 Small by design (it must run in real time on 2 CPU cores) and trained for minutes, where a
 WaveNet vocoder usually gets days of GPU time. The WaveNet is the weak part: it renders the
 contour's loudness and spectral envelope as shaped noise, without the harmonics of a real call,
-so the `source` labeller hears "other", not cat. {vocoder_note} The mel prior is a
+so the `source` labeller mostly hears "other", not cat. Mood match comes from the textures that
+need no harmonics (curious: quiet rustle, sleepy: purr-like pulses); happy, a harmonic call, is
+the mood it misses. {vocoder_note} The mel prior is a
 small GRU with a diagonal Gaussian per frame: its contours are smoother and less varied than
 real calls. Moods are the naya
 authors' situation labels, not observed emotions. Non-commercial data (see above).
@@ -403,6 +405,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--vocoder-note", default="", help="a measured vocoder finding for the card"
     )
+    parser.add_argument("--training-note", default="", help="how the run was chosen, for the card")
     args = parser.parse_args(argv)
     eval_report = json.loads(args.eval.read_text()) if args.eval else {}
     bench_report = json.loads(args.bench.read_text()) if args.bench else {}
