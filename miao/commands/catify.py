@@ -24,6 +24,10 @@ def catify(
     reference: Path = typer.Option(None, help="Take the mood from this cat recording instead."),
     vocoder: str = typer.Option("griffin-lim", help="griffin-lim (fast) or wavenet (slow)."),
     seed: int = typer.Option(0, help="Seed of the vocoder's random start."),
+    strength: float = typer.Option(
+        None,
+        help="How far from the voice, 0-10 (1 = the generator's output; default: the model's).",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print what was made as JSON."),
 ) -> None:
     """Voice in, cat out: same length, same rhythm, a cat-like timbre."""
@@ -54,6 +58,7 @@ def catify(
                 reference=ref_wave,
                 vocoder=vocoder,
                 seed=seed,
+                strength=strength,
             )
         except ValueError as exc:
             console.print(f"[red]error:[/] {exc}")
@@ -64,6 +69,7 @@ def catify(
         "spectrogram": str(png),
         "mood": result.mood,
         "vocoder": vocoder,
+        "style_strength": result.extra["style_strength"],
         "model_id": result.model_id,
         "emotion_model_id": result.emotion_model_id,
     }

@@ -174,11 +174,18 @@ class MeowSynthesiser:
 
 
 class VoiceToCat:
-    """The shipped voice-to-cat generator."""
+    """The shipped voice-to-cat generator.
+
+    ``strength`` (the shipped config's ``sampling.style_strength`` unless given) scales the
+    generator's change to the voice's log-mel: ``voice + strength * (generated - voice)``. Above 1
+    it extrapolates past the generator's output, away from the voice; the input's frame
+    energies are re-applied afterwards either way, so the rhythm is kept.
+    """
 
     def __init__(self, root: Path | None = None) -> None:
         folder = _folder(STYLE_DIR, root)
         config = json.loads((folder / "config.json").read_text())
+        self.strength = float(config.get("sampling", {}).get("style_strength", 1.0))
         self.generator = MelGenerator(StyleConfig.from_dict(config["style"]), conditioned=True)
         self.generator.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
         self.generator.eval()
@@ -187,11 +194,18 @@ class VoiceToCat:
         self.root = root
 
     def cat_mel(
-        self, wave: np.ndarray, mood: str | None = "happy", reference: np.ndarray | None = None
+        self,
+        wave: np.ndarray,
+        mood: str | None = "happy",
+        reference: np.ndarray | None = None,
+        strength: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(input log-mel, cat log-mel with the input's frame energies), same frame count."""
         if (mood is None) == (reference is None):
             raise ValueError("give exactly one of a mood or a reference clip")
+        strength = self.strength if strength is None else strength
+        if not 0.0 <= strength <= 10.0:
+            raise ValueError(f"style strength must be between 0 and 10, got {strength:g}")
         if reference is not None:
             p = self.emotion.reference_distribution(reference)
         else:
@@ -200,6 +214,7 @@ class VoiceToCat:
         mel_in = log_mel(wave)
         with torch.inference_mode():
             out = self.generator(mel_in[None], p[None])[0]
+        out = mel_in + strength * (out - mel_in)
         return mel_in, reapply_envelope(out, mel_in)
 
     def catify(
@@ -209,13 +224,15 @@ class VoiceToCat:
         reference: np.ndarray | None = None,
         vocoder: str = "griffin-lim",
         seed: int = 0,
+        strength: float | None = None,
     ) -> SynthResult:
         """Voice (mono float32, 16 kHz) in, a cat-like sound of the same length out."""
         wave = np.asarray(wave, dtype=np.float32)
         _check_seconds(len(wave) / 16000)
         if mood is not None:
             mood = mood_name(mood_index(mood))
-        _, mel = self.cat_mel(wave, mood, reference)
+        strength = self.strength if strength is None else strength
+        _, mel = self.cat_mel(wave, mood, reference, strength)
         if vocoder == "griffin-lim":
             out = griffin_lim(mel, len(wave), seed=seed)
         elif vocoder == "wavenet":
@@ -231,5 +248,5 @@ class VoiceToCat:
             temperature=1.0,
             model_id=self.model_id,
             emotion_model_id=self.emotion_model_id,
-            extra={"vocoder": vocoder},
+            extra={"vocoder": vocoder, "style_strength": strength},
         )

@@ -54,6 +54,7 @@ def save_models(
     style_generator: MelGenerator,
     style_config: StyleConfig,
     contour_guidance: float = 1.0,
+    style_strength: float = 1.0,
 ) -> dict[str, str]:
     """Write the three weights folders (weights + config.json) from live models; returns ids."""
     ids = {
@@ -73,7 +74,9 @@ def save_models(
          "emotion_encoder_id": ids["emotion-encoder"]},
     )  # fmt: skip
     ids["style-gan"] = _save(
-        style_generator.state_dict(), out_root / STYLE_DIR, {"style": style_config.to_dict()}
+        style_generator.state_dict(),
+        out_root / STYLE_DIR,
+        {"style": style_config.to_dict(), "sampling": {"style_strength": style_strength}},
     )
     return ids
 
@@ -107,6 +110,7 @@ def ship(
     contour_temperature: float = 0.6,
     vocoder_note: str = "",
     training_note: str = "",
+    style_strength: float = 1.0,
 ) -> dict[str, str]:
     """Save the trained runs as shipped weights and write their model cards; returns the ids.
 
@@ -324,7 +328,11 @@ reference path is a weak classifier. Non-commercial data.
             for k, v in state["gan"].items()
             if k.startswith("voice_to_cat.")
         }
-        ids["style-gan"] = _save(generator, out_root / STYLE_DIR, {"style": config["style"]})
+        ids["style-gan"] = _save(
+            generator,
+            out_root / STYLE_DIR,
+            {"style": config["style"], "sampling": {"style_strength": style_strength}},
+        )
         (
             out_root / STYLE_DIR / "MODEL_CARD.md"
         ).write_text(f"""# style-gan — voice-to-cat generator (model card)
@@ -406,12 +414,16 @@ def main(argv: list[str] | None = None) -> None:
         "--vocoder-note", default="", help="a measured vocoder finding for the card"
     )
     parser.add_argument("--training-note", default="", help="how the run was chosen, for the card")
+    parser.add_argument(
+        "--style-strength", type=float, default=1.0, help="voice-to-cat strength shipped as default"
+    )
     args = parser.parse_args(argv)
     eval_report = json.loads(args.eval.read_text()) if args.eval else {}
     bench_report = json.loads(args.bench.read_text()) if args.bench else {}
     ids = ship(
         args.wavenet_run, args.style_run, args.out, eval_report, bench_report, args.style_note,
         args.contour_guidance, args.contour_temperature, args.vocoder_note, args.training_note,
+        args.style_strength,
     )  # fmt: skip
     for name, model_id in ids.items():
         print(f"{name}: {model_id}")
