@@ -13,9 +13,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 from ml.registry import WEIGHTS_FILE, ModelNotFoundError, sha256_file, weights_dir
@@ -47,6 +49,31 @@ def _folder(name: str, root: Path | None) -> Path:
             "then python -m ml.synth.ship)"
         )
     return folder
+
+
+def sampling_json(sampling: dict[str, Any]) -> str:
+    """The canonical text of sampling settings, as stored in a weights file's header."""
+    return json.dumps({k: float(v) for k, v in sorted(sampling.items())}, sort_keys=True)
+
+
+def shipped_sampling(folder: Path) -> dict[str, float]:
+    """The sampling settings a shipped model was saved with (in its weights file's header).
+
+    They are part of the weights file, so the model id (its sha256) covers them: the same id,
+    mood and seed always give the same sound. ``config.json`` repeats them for people to read;
+    if the two disagree (someone edited config.json), loading refuses rather than sample in a
+    way the id does not name.
+    """
+    with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as handle:
+        stored = json.loads((handle.metadata() or {}).get("sampling", "{}"))
+    config = json.loads((folder / "config.json").read_text()).get("sampling", {})
+    if sampling_json(config) != sampling_json(stored):
+        raise ValueError(
+            f"{folder / 'config.json'} says sampling {sampling_json(config)} but the weights "
+            f"were shipped with {sampling_json(stored)}; re-ship the model to change them "
+            "(python -m ml.synth.ship) so its id changes too"
+        )
+    return stored
 
 
 def _prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -91,7 +118,7 @@ class MeowSynthesiser:
         self.prior = MelPrior(PriorConfig.from_dict(config["prior"]))
         self.prior.load_state_dict(_prefixed(state, "prior."))
         self.wavenet.eval(), self.prior.eval()
-        sampling = config.get("sampling", {})
+        sampling = shipped_sampling(folder)
         self.contour_guidance = float(sampling.get("contour_guidance", 1.0))
         self.contour_temperature = float(sampling.get("contour_temperature", 0.6))
         self.generator = FastGenerator(self.wavenet)
@@ -185,7 +212,7 @@ class VoiceToCat:
     def __init__(self, root: Path | None = None) -> None:
         folder = _folder(STYLE_DIR, root)
         config = json.loads((folder / "config.json").read_text())
-        self.strength = float(config.get("sampling", {}).get("style_strength", 1.0))
+        self.strength = shipped_sampling(folder).get("style_strength", 1.0)
         self.generator = MelGenerator(StyleConfig.from_dict(config["style"]), conditioned=True)
         self.generator.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
         self.generator.eval()

@@ -23,7 +23,7 @@ from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, sha256_file
 from ml.synth import checkpoint
 from ml.synth.corpus import HELD_OUT_SPEAKERS
 from ml.synth.emotion import EMOTION_DIM, MOODS, EmotionEncoder
-from ml.synth.pipeline import EMOTION_DIR, STYLE_DIR, WAVENET_DIR
+from ml.synth.pipeline import EMOTION_DIR, STYLE_DIR, WAVENET_DIR, sampling_json
 from ml.synth.prior import MelPrior
 from ml.synth.style_gan import MelGenerator, StyleConfig
 from ml.synth.wavenet import WaveNet
@@ -39,9 +39,15 @@ DATA_NOTE = (
 
 
 def _save(state: dict[str, torch.Tensor], folder: Path, config: dict[str, Any]) -> str:
+    """Weights + config.json; returns the model id (sha256 of the weights file).
+
+    The sampling settings (``config["sampling"]``) also go into the weights file's header, so
+    the id recorded on-chain covers how the model samples, not only its tensors.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().float().contiguous() for k, v in state.items()}
-    save_file(tensors, str(folder / WEIGHTS_FILE))
+    metadata = {"sampling": sampling_json(config["sampling"])} if "sampling" in config else None
+    save_file(tensors, str(folder / WEIGHTS_FILE), metadata=metadata)
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     return sha256_file(folder / WEIGHTS_FILE)
 
@@ -247,8 +253,9 @@ Two parts in one weights file, both needed to reproduce a sound from a seed:
   log-mel frames (100 per second), conditioned on the emotion vector, with a Tacotron-style
   pre-net whose dropout stays on when sampling, and a diagonal-Gaussian output sampled at a
   temperature (default {contour_temperature:g}) with mood guidance {contour_guidance:g} (the mean
-  moved away from the same GRU's mood-less prediction; 1 = none). It decides the contour: when
-  the cat calls, the pitch and timbre.
+  moved away from the same GRU's mood-less prediction; 1 = none); both settings are stored in
+  the weights file's header, so the model id covers them. It decides the contour: when the cat
+  calls, the pitch and timbre.
 - `wavenet.*` — a WaveNet: {wn["stacks"]} stacks x {wn["layers_per_stack"]} dilated causal
   convolutions (kernel 2, dilations 1…128, receptive field {sum(2**i for i in range(wn["layers_per_stack"])) * wn["stacks"] + 1}
   samples), gated tanh·sigmoid units, residual ({wn["residual"]}) and skip ({wn["skip"]}) channels,

@@ -101,3 +101,32 @@ def test_style_strength_scales_the_generators_change(tiny_synth_weights) -> None
     assert torch.allclose(none, mel_in, atol=1e-4)  # strength 0 gives the voice back
     with pytest.raises(ValueError, match="strength"):
         model.cat_mel(wave, "happy", strength=-1.0)
+
+
+def test_sampling_settings_are_part_of_the_model_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Sampling settings live in the weights file: changing one changes the id; editing only
+    config.json is refused (the id on-chain would no longer name how the sound was made)."""
+    import json
+
+    from ml.registry import WEIGHTS_FILE, sha256_file
+    from ml.synth.pipeline import STYLE_DIR, VoiceToCat
+    from ml.synth.prior import MelPrior
+    from ml.synth.ship import save_models
+    from ml.synth.wavenet import WaveNet
+    from tests.fixtures.synth import TINY_PRIOR, TINY_WAVENET
+
+    def ship(root, strength: float):  # type: ignore[no-untyped-def]
+        torch.manual_seed(0)
+        parts = (WaveNet(TINY_WAVENET), MelPrior(TINY_PRIOR), EmotionEncoder(dim=4))
+        generator = MelGenerator(TINY_STYLE, conditioned=True)
+        save_models(root, *parts, generator, TINY_STYLE, style_strength=strength)
+        return sha256_file(root / STYLE_DIR / WEIGHTS_FILE)
+
+    assert ship(tmp_path / "a", 1.0) != ship(tmp_path / "b", 3.0)
+    assert VoiceToCat(tmp_path / "b").strength == 3.0
+    config_path = tmp_path / "b" / STYLE_DIR / "config.json"
+    config = json.loads(config_path.read_text())
+    config["sampling"]["style_strength"] = 5.0
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="re-ship"):
+        VoiceToCat(tmp_path / "b")
