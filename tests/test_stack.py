@@ -28,3 +28,12 @@ def test_anvil_answers_then_stops(anvil_url: str, tmp_path: Path) -> None:
     proc.stop()
     assert not proc.alive()
     assert not port_is_open("127.0.0.1", port)
+
+
+def test_dev_sign_in_domain_follows_the_api_port() -> None:
+    """``miao dev`` checks sign-ins against the origin it prints, unless one is configured."""
+    from miao.commands.dev import siwe_domain_for
+
+    assert siwe_domain_for("localhost:8000", 8010, {}) == "localhost:8010"
+    explicit = {"MIAO_SIWE_DOMAIN": "miao.example"}
+    assert siwe_domain_for("miao.example", 8010, explicit) == "miao.example"

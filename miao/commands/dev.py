@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from urllib.parse import urlparse
 
 import typer
 from rich.console import Console
 
 console = Console(stderr=True)
+
+
+def siwe_domain_for(configured: str, api_port: int, environ: Mapping[str, str]) -> str:
+    """The sign-in domain the API should check: the configured one if set explicitly, else
+    ``localhost:<the port the API serves on>``, so a wallet on the page sees its own origin."""
+    if "MIAO_SIWE_DOMAIN" in environ:
+        return configured
+    return f"localhost:{api_port}"
 
 
 def dev(
@@ -120,11 +130,13 @@ def dev(
         if port_is_open(settings.api_host, api_port):
             raise PortBusyError("api", settings.api_host, api_port)
         api_argv = [sys.executable, "-m", "miao", "api", "--port", str(api_port)]
-        started.append(ManagedProcess("api", api_argv, logs / "api.log", env=indexer_env).start())
+        domain = siwe_domain_for(settings.siwe_domain, api_port, os.environ)
+        api_env = {**indexer_env, "MIAO_SIWE_DOMAIN": domain}
+        started.append(ManagedProcess("api", api_argv, logs / "api.log", env=api_env).start())
         console.print(
-            f"[green]api[/]     http://{settings.api_host}:{api_port}/v1 (docs /v1/docs, "
-            f"log {logs / 'api.log'})"
+            f"[green]api[/]     http://{domain}/v1 (docs /v1/docs, log {logs / 'api.log'})"
         )
+        console.print(f"[green]dapp[/]    http://{domain}/ (sign-in domain {domain})")
 
         console.print("[bold]local stack is up[/] — Ctrl-C stops it")
         while all(p.alive() for p in started):
