@@ -2,15 +2,23 @@
 
 Every transaction is gas-estimated first, so a revert surfaces as a typed ``ContractRevert``
 before anything is signed; it is then signed locally (eth-account) with EIP-1559 fees and a nonce
-from a process-wide, lock-protected counter per (node, account), so many threads can send from one
-account at once without nonce collisions.
+from a lock-protected counter per (node, account), so many threads can send from one account at
+once without nonce collisions. The counter lives in a small file under an exclusive ``flock``,
+shared by every process on the machine, so the processes of a prefork Celery worker sharing one
+key do not take each other's nonces either.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
+import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -84,24 +92,50 @@ class TxResult:
 
 
 class _NonceCounter:
-    """The next nonce of one account on one node; callers hold ``lock`` while they send."""
+    """The next nonce of one account on one node, shared by the threads of this process and by
+    the processes of this machine; callers hold :meth:`lock` while they read, send and advance.
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self._next: int | None = None
+    The number is kept in a file (empty: unknown, read the node's pending count next time) and
+    guarded by a thread lock plus an exclusive ``flock`` on it. Different machines sending from
+    one key still need the send-retry (one node-side refusal, then re-read).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        with self._thread_lock:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing drops the flock
+
+    def _read(self) -> int | None:
+        text = self.path.read_text().strip() if self.path.exists() else ""
+        return int(text) if text else None
+
+    def _write(self, value: int | None) -> None:
+        self.path.write_text("" if value is None else str(value))
 
     def current(self, w3: Web3, address: str) -> int:
-        if self._next is None:
-            self._next = w3.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
-        return self._next
+        value = self._read()
+        if value is None:
+            value = int(w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+            self._write(value)
+        return value
 
     def advance(self) -> None:
-        assert self._next is not None
-        self._next += 1
+        value = self._read()
+        assert value is not None
+        self._write(value + 1)
 
     def resync(self) -> None:
         """Forget the counter: the next send re-reads the node's pending count."""
-        self._next = None
+        self._write(None)
 
 
 _counters: dict[tuple[str, str], _NonceCounter] = {}
@@ -109,8 +143,19 @@ _counters_lock = threading.Lock()
 
 
 def _nonce_counter(rpc_url: str, address: str) -> _NonceCounter:
+    """The counter of (node, account). A fresh process starts it from the node's pending count:
+    left-over files from earlier runs (a restarted chain) would otherwise be trusted."""
     with _counters_lock:
-        return _counters.setdefault((rpc_url, address), _NonceCounter())
+        key = (rpc_url, address)
+        if key not in _counters:
+            digest = hashlib.sha256(f"{rpc_url}|{address}".encode()).hexdigest()[:20]
+            folder = Path(tempfile.gettempdir()) / "miao-nonces"
+            folder.mkdir(exist_ok=True)
+            counter = _NonceCounter(folder / f"{digest}.nonce")
+            with counter.lock():
+                counter.resync()
+            _counters[key] = counter
+        return _counters[key]
 
 
 def _revert_from(exc: ContractLogicError, context: str) -> ContractRevert:
@@ -256,7 +301,7 @@ class ChainClient:
         Holding the lock through the send means a failed send never leaves a gap behind later
         nonces; after a failure the counter is re-read from the node's pending count.
         """
-        with self._nonces.lock:
+        with self._nonces.lock():
             for attempt in (1, 2):
                 nonce = self._nonces.current(self.w3, self.address)
                 signed = self.account.sign_transaction(dict(build(nonce)))
@@ -285,7 +330,7 @@ class ChainClient:
                 HexBytes(tx_hash), timeout=timeout, poll_latency=self.poll_interval_s
             )
         except TimeExhausted:
-            with self._nonces.lock:  # if the node dropped it, the next send must reuse its nonce
+            with self._nonces.lock():  # if the node dropped it, the next send must reuse its nonce
                 self._nonces.resync()
             raise TransactionTimeout(tx_hash, timeout) from None
         if receipt["status"] != 1:

@@ -126,3 +126,31 @@ def test_unreachable_node_raises_chain_unavailable_fast() -> None:
     with pytest.raises(ChainUnavailable):
         client.transfer(dev_key_address(1), 1)
     assert time.monotonic() - began < 10  # a hang guard (no long retry/backoff), not a benchmark
+
+
+def _send_transfers(rpc_url: str, key: str, to: str, count: int, start: object) -> list[str]:
+    """One worker process: its own client (its own in-process nonce counter), ``count`` sends."""
+    client = ChainClient(rpc_url, key)
+    start.wait()  # type: ignore[attr-defined]
+    return [client.transfer(to, 1).tx_hash for _ in range(count)]
+
+
+def test_processes_sharing_a_signer_do_not_clash(admin_client: ChainClient) -> None:
+    """Celery prefork workers are processes sending from one key: their sends are serialised
+    across processes on the machine, so none is refused for a nonce another one took."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    sender = admin_client.with_key(dev_key(9))
+    first = admin_client.w3.eth.get_transaction_count(sender.address, "pending")
+    start = context.Manager().Barrier(3)
+    with context.Pool(3) as pool:
+        jobs = [
+            pool.apply_async(
+                _send_transfers, (admin_client.rpc_url, dev_key(9), admin_client.address, 12, start)
+            )
+            for _ in range(3)
+        ]
+        hashes = [h for job in jobs for h in job.get(timeout=120)]
+    nonces = sorted(admin_client.w3.eth.get_transaction(h)["nonce"] for h in hashes)
+    assert nonces == list(range(first, first + 36))
