@@ -31,9 +31,6 @@ from ml.data import Clip, Split, default_shared_dir
 from ml.evaluate import majority_metrics, metrics
 from ml.tasks import get_task
 
-DEFAULT_LR = {"ast": 5e-4, "mfcc_cnn": 2e-3, "yamnet_dnn": 1e-3}
-"""The per-arch learning rates ``miao train`` uses, so CV trains what ``miao train`` would."""
-
 SCORES = ("accuracy", "macro_f1", "balanced_accuracy")
 
 CARD_HEADING = "## Cross-validation (model selection)"
@@ -137,7 +134,7 @@ def variant_config(task: str, base: dict[str, Any], overrides: dict[str, Any]) -
 
     No early stopping (patience = epochs) and the arch's default learning rate unless given.
     """
-    from ml.train import TrainConfig
+    from ml.train import DEFAULT_LR, TrainConfig
 
     merged = {**base, **overrides}
     arch = str(merged.get("arch", "mfcc_cnn"))
@@ -300,8 +297,6 @@ def run_cv(
         for f in folds:
             t0 = time.time()
             run_dir = out_dir / name / f"fold-{f.index}"
-            # a fresh fold run: a stale split.csv from another clip set must not be reused
-            (run_dir / "split.csv").unlink(missing_ok=True)
             fold_split = Split(f.train, f.val, tuple(test), seed=seed)
             result = train_run(
                 config,
@@ -482,7 +477,6 @@ def train_final(
     fields_ = {k: v for k, v in config_fields.items() if k != "task"}
     fields_["patience"] = int(fields_.get("epochs", 40))
     config = TrainConfig(task=task, **fields_)
-    (run_dir / "split.csv").unlink(missing_ok=True)
     split = make_split(task, split_seed, shared_dir)
     result = train_run(
         config, run_dir, shared_dir=shared_dir, cache_dir=cache_dir, split=split, progress=progress

@@ -10,7 +10,7 @@ vector.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -46,14 +46,7 @@ class InputSpec:
         return (features - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "window_frames": self.window_frames,
-            "hop_frames": self.hop_frames,
-            "mean": self.mean,
-            "std": self.std,
-            "fill": self.fill,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> InputSpec:

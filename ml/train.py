@@ -76,6 +76,10 @@ SPLIT_FRACTIONS: dict[str, tuple[float, float, float]] = {
 }
 
 
+DEFAULT_LR = {"ast": 5e-4, "mfcc_cnn": 2e-3, "yamnet_dnn": 1e-3}
+"""The per-arch learning rate ``miao train`` and ``miao cv`` use when none is given."""
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run depends on (saved in its ``config.json``)."""

@@ -15,13 +15,15 @@ import argparse
 import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from ml.data import data_dir, manifest_clips
 from ml.synth.corpus import cat_split_parts
 from ml.synth.train_wavenet import CROP_PARTS
 
-WHEELS = ("soundfile==0.14.0", "soxr==0.5.0.post1", "cffi==2.1.1", "pycparser==3.12")
+WHEEL_NAMES = ("soundfile", "soxr", "cffi", "pycparser")
+"""What ``ml.audio`` imports that the GPU image lacks, at the versions installed here."""
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 
 
@@ -48,7 +50,7 @@ def fetch_wheels(out: Path, python_version: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
          "--python-version", python_version, "--implementation", "cp", *platform_args,
-         "-d", str(out / "whl"), *WHEELS],
+         "-d", str(out / "whl"), *(f"{name}=={version(name)}" for name in WHEEL_NAMES)],
         check=True,
     )  # fmt: skip
 

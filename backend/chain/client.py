@@ -115,7 +115,7 @@ class _NonceCounter:
                 os.close(fd)  # closing drops the flock
 
     def _read(self) -> int | None:
-        text = self.path.read_text().strip() if self.path.exists() else ""
+        text = self.path.read_text().strip()  # the file exists: lock() creates it
         return int(text) if text else None
 
     def _write(self, value: int | None) -> None:
@@ -128,10 +128,9 @@ class _NonceCounter:
             self._write(value)
         return value
 
-    def advance(self) -> None:
-        value = self._read()
-        assert value is not None
-        self._write(value + 1)
+    def advance(self, used: int) -> None:
+        """``used`` went out: the next send takes the one after it."""
+        self._write(used + 1)
 
     def resync(self) -> None:
         """Forget the counter: the next send re-reads the node's pending count."""
@@ -315,7 +314,7 @@ class ChainClient:
                 except BaseException:
                     self._nonces.resync()
                     raise
-                self._nonces.advance()
+                self._nonces.advance(nonce)
                 return tx_hash.to_0x_hex()
         raise AssertionError("unreachable")
 

@@ -29,7 +29,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
@@ -63,9 +62,9 @@ from backend.pipeline.jobs import (
     send_or_fail,
 )
 from backend.pipeline.meow_metadata import MeowFacts, encode_metadata, meow_metadata
-from backend.pipeline.meows import MeowView, get_meow
+from backend.pipeline.meows import MeowView, get_meow, meow_ids_for_sounds
 from backend.pipeline.queue import TaskQueue
-from backend.pipeline.uploads import UploadRejected, check_audio
+from backend.pipeline.uploads import check_audio
 from backend.settings import Settings
 from ml.audio import encode_wav
 
@@ -193,10 +192,7 @@ async def request_style_transfer(
     """Pin the voice and queue its transfer; returns (job id, the voice's CID)."""
     mood = canonical_mood(mood)
     seed = _check_seed(seed)
-    try:
-        info = await asyncio.to_thread(check_audio, data, max_bytes)
-    except UploadRejected as exc:
-        raise GenerationRefused(exc.status, exc.code, exc.message) from None
+    info = await asyncio.to_thread(check_audio, data, max_bytes)  # UploadRejected: 413/415/422
     if info.duration_s > MAX_VOICE_SECONDS:
         raise GenerationRefused(
             422,
@@ -341,9 +337,7 @@ async def _pin_all(settings: Settings, *blobs: bytes) -> list[str]:
 def _existing_meow(sessions: sessionmaker[Session], sound_id: str) -> MeowView | None:
     """The meow these bytes are already (made by this job before a crash, or by another)."""
     with sessions() as session:
-        meow_id = session.execute(
-            select(GeneratedMeow.id).where(GeneratedMeow.sound_id == sound_id)
-        ).scalar_one_or_none()
+        meow_id = meow_ids_for_sounds(session, [sound_id]).get(sound_id)
         return None if meow_id is None else get_meow(session, meow_id)
 
 
@@ -358,9 +352,7 @@ def _record_rows(
 ) -> str:
     """The synthetic sound and its meow row, in one transaction; returns the meow id."""
     with sessions.begin() as session:
-        found = session.execute(
-            select(GeneratedMeow.id).where(GeneratedMeow.sound_id == facts.sound_id)
-        ).scalar_one_or_none()
+        found = meow_ids_for_sounds(session, [facts.sound_id]).get(facts.sound_id)
         if found is not None:
             return found
         if session.get(Contributor, owner) is None:

@@ -98,10 +98,17 @@ def _nft_view(nft: Nft, meow_id: str | None) -> NftView:
     )
 
 
-def _meow_view(session: Session, meow: GeneratedMeow, sound: Sound) -> MeowView:
-    nfts = session.execute(
-        select(Nft).where(Nft.source_sound_id == meow.sound_id).order_by(Nft.token_id)
-    ).scalars()
+def _tokens_of(session: Session, sound_ids: list[str]) -> dict[str, list[Nft]]:
+    """The NFTs minted from each of these sounds, in token order (one query for a page)."""
+    tokens: dict[str, list[Nft]] = {sid: [] for sid in sound_ids}
+    if sound_ids:
+        query = select(Nft).where(Nft.source_sound_id.in_(sound_ids)).order_by(Nft.token_id)
+        for nft in session.execute(query).scalars():
+            tokens[nft.source_sound_id].append(nft)
+    return tokens
+
+
+def _meow_view(meow: GeneratedMeow, sound: Sound, nfts: list[Nft]) -> MeowView:
     return MeowView(
         id=meow.id,
         method=meow.method,
@@ -134,7 +141,8 @@ def get_meow(session: Session, meow_id: str) -> MeowView:
     ).first()
     if row is None:
         raise MeowNotFound(f"no generated meow {meow_id}")
-    return _meow_view(session, row[0], row[1])
+    meow, sound = row
+    return _meow_view(meow, sound, _tokens_of(session, [meow.sound_id])[meow.sound_id])
 
 
 def list_meows(session: Session, *, creator: str | None, offset: int, limit: int) -> list[MeowView]:
@@ -144,10 +152,12 @@ def list_meows(session: Session, *, creator: str | None, offset: int, limit: int
         query = query.where(Sound.contributor_address == Web3.to_checksum_address(creator))
     query = query.order_by(GeneratedMeow.created_at.desc(), GeneratedMeow.id)
     rows = session.execute(query.offset(offset).limit(limit)).all()
-    return [_meow_view(session, meow, sound) for meow, sound in rows]
+    tokens = _tokens_of(session, [meow.sound_id for meow, _ in rows])
+    return [_meow_view(meow, sound, tokens[meow.sound_id]) for meow, sound in rows]
 
 
-def _meow_ids(session: Session, sound_ids: list[str]) -> dict[str, str]:
+def meow_ids_for_sounds(session: Session, sound_ids: list[str]) -> dict[str, str]:
+    """The meow id of each of these sound ids that is a generated meow."""
     if not sound_ids:
         return {}
     rows = session.execute(
@@ -162,7 +172,9 @@ def get_nft(session: Session, token_id: int) -> NftView:
     nft = session.get(Nft, token_id)
     if nft is None:
         raise NftNotFound(f"no indexed token {token_id}")
-    return _nft_view(nft, _meow_ids(session, [nft.source_sound_id]).get(nft.source_sound_id))
+    return _nft_view(
+        nft, meow_ids_for_sounds(session, [nft.source_sound_id]).get(nft.source_sound_id)
+    )
 
 
 def list_nfts(session: Session, *, owner: str | None, offset: int, limit: int) -> list[NftView]:
@@ -173,7 +185,7 @@ def list_nfts(session: Session, *, owner: str | None, offset: int, limit: int) -
     nfts = list(
         session.execute(query.order_by(Nft.token_id.desc()).offset(offset).limit(limit)).scalars()
     )
-    meows = _meow_ids(session, [n.source_sound_id for n in nfts])
+    meows = meow_ids_for_sounds(session, [n.source_sound_id for n in nfts])
     return [_nft_view(n, meows.get(n.source_sound_id)) for n in nfts]
 
 

@@ -36,7 +36,6 @@ from backend.pipeline.queue import TaskQueue
 
 SERVER = "server"
 VOUCHER = "voucher"
-MINT_MODES = (SERVER, VOUCHER)
 _VOUCHER_TAG = b"miao:meow-voucher:"
 
 

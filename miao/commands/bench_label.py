@@ -7,7 +7,6 @@ the model. Targets (issue 4, two CPU cores): >= 50 clips/s, p50 <= 50 ms, peak R
 
 from __future__ import annotations
 
-import io
 import json
 import resource
 import statistics
@@ -23,7 +22,8 @@ console = Console(stderr=True)
 def synthetic_clips(n: int, seconds: float = 5.0, seed: int = 0) -> list[bytes]:
     """``n`` WAV files (bytes): a random harmonic sweep plus noise, 16 kHz mono."""
     import numpy as np
-    import soundfile as sf
+
+    from ml.audio import encode_wav
 
     rng = np.random.default_rng(seed)
     rate = 16000
@@ -35,9 +35,7 @@ def synthetic_clips(n: int, seconds: float = 5.0, seed: int = 0) -> list[bytes]:
         wave = sum(np.sin(k * phase) / k for k in range(1, 5)) * 0.2
         wave = wave * (0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.3, 1.5) * t) ** 2)
         wave = wave + rng.normal(0, 0.01, t.size)
-        buffer = io.BytesIO()
-        sf.write(buffer, wave.astype(np.float32), rate, format="WAV", subtype="PCM_16")
-        clips.append(buffer.getvalue())
+        clips.append(encode_wav(wave, rate))
     return clips
 
 

@@ -52,7 +52,7 @@ def train(
     checkpoint.pt. The test part is not looked at: `miao eval TASK` does that once, at the end.
     """
     from backend.settings import get_settings
-    from ml.train import ARCHES, TrainConfig
+    from ml.train import ARCHES, DEFAULT_LR, TrainConfig
     from ml.train import train as run_training
 
     settings = get_settings()
@@ -64,7 +64,6 @@ def train(
     if extra_manifest and (base / "split.csv").exists():
         console.print(f"[red]error:[/] {base} has a split already; use a new --out")
         raise typer.Exit(2)
-    default_lr = {"ast": 5e-4, "mfcc_cnn": 2e-3, "yamnet_dnn": 1e-3}
     try:
         split = None
         if extra_manifest:
@@ -79,7 +78,7 @@ def train(
                 epoch_size=epoch_size or None,
                 patience=patience,
                 window_frames=window,
-                lr=lr or default_lr[name],
+                lr=lr or DEFAULT_LR[name],
                 max_clips_per_class=max_clips_per_class or None,
                 threads=threads,
             )

@@ -56,20 +56,20 @@ def sampling_json(sampling: dict[str, Any]) -> str:
     return json.dumps({k: float(v) for k, v in sorted(sampling.items())}, sort_keys=True)
 
 
-def shipped_sampling(folder: Path) -> dict[str, float]:
+def shipped_sampling(folder: Path, config: dict[str, Any]) -> dict[str, float]:
     """The sampling settings a shipped model was saved with (in its weights file's header).
 
     They are part of the weights file, so the model id (its sha256) covers them: the same id,
     mood and seed always give the same sound. ``config.json`` repeats them for people to read;
     if the two disagree (someone edited config.json), loading refuses rather than sample in a
-    way the id does not name.
+    way the id does not name. ``config`` is the folder's parsed ``config.json``.
     """
     with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as handle:
         stored = json.loads((handle.metadata() or {}).get("sampling", "{}"))
-    config = json.loads((folder / "config.json").read_text()).get("sampling", {})
-    if sampling_json(config) != sampling_json(stored):
+    said = config.get("sampling", {})
+    if sampling_json(said) != sampling_json(stored):
         raise ValueError(
-            f"{folder / 'config.json'} says sampling {sampling_json(config)} but the weights "
+            f"{folder / 'config.json'} says sampling {sampling_json(said)} but the weights "
             f"were shipped with {sampling_json(stored)}; re-ship the model to change them "
             "(python -m ml.synth.ship) so its id changes too"
         )
@@ -118,9 +118,9 @@ class MeowSynthesiser:
         self.prior = MelPrior(PriorConfig.from_dict(config["prior"]))
         self.prior.load_state_dict(_prefixed(state, "prior."))
         self.wavenet.eval(), self.prior.eval()
-        sampling = shipped_sampling(folder)
-        self.contour_guidance = float(sampling.get("contour_guidance", 1.0))
-        self.contour_temperature = float(sampling.get("contour_temperature", 0.6))
+        sampling = shipped_sampling(folder, config)
+        self.contour_guidance = sampling.get("contour_guidance", 1.0)
+        self.contour_temperature = sampling.get("contour_temperature", 0.6)
         self.generator = FastGenerator(self.wavenet)
         self.model_id = sha256_file(folder / WEIGHTS_FILE)
         self.emotion, self.emotion_model_id = load_emotion_encoder(root)
@@ -212,7 +212,7 @@ class VoiceToCat:
     def __init__(self, root: Path | None = None) -> None:
         folder = _folder(STYLE_DIR, root)
         config = json.loads((folder / "config.json").read_text())
-        self.strength = shipped_sampling(folder).get("style_strength", 1.0)
+        self.strength = shipped_sampling(folder, config).get("style_strength", 1.0)
         self.generator = MelGenerator(StyleConfig.from_dict(config["style"]), conditioned=True)
         self.generator.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
         self.generator.eval()

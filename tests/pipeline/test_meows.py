@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +126,8 @@ def test_meow_is_generated_pinned_registered_and_server_minted(
     assert nft.source_sound(token_id) == result["sound_id"]
 
     # tokenURI resolves through the IPFS node; animation_url's bytes match their CID
-    resolved = httpx.Response(200, content=_ipfs_cat(pipeline_settings, nft.token_uri(token_id)))
-    animation = resolved.json()["animation_url"]
+    metadata = json.loads(_ipfs_cat(pipeline_settings, nft.token_uri(token_id)))
+    animation = metadata["animation_url"]
     audio_bytes = _ipfs_cat(pipeline_settings, animation)  # the client verifies bytes vs CID
     assert "0x" + hashlib.sha256(audio_bytes).hexdigest() == result["sound_id"]
 

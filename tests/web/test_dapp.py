@@ -137,6 +137,7 @@ def microphone_wav(
 def run(
     stack: PipelineStack,
     recordings: tuple[Path, Path, Path],
+    microphone_wav: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Any]:
     """One run of the browser script; what the page showed, as the script reports it."""

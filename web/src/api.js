@@ -93,7 +93,6 @@ export function followJob(jobId, onEvent, terminal) {
   return new Promise((resolve, reject) => {
     const source = new EventSource(`/v1/jobs/${encodeURIComponent(jobId)}/events`);
     const seen = new Set();
-    let lastSeq = 0;
     let errors = 0;
     const stages = [
       "received", "pinned", "registered", "labelling", "labelled", "generating", "minted", "failed",
@@ -110,7 +109,6 @@ export function followJob(jobId, onEvent, terminal) {
       const key = `${payload.seq}`;
       if (seen.has(key)) return;
       seen.add(key);
-      lastSeq = Math.max(lastSeq, payload.seq ?? 0);
       const stage = payload.stage ?? ev.type;
       const data = payload.data ?? {};
       onEvent(stage, data);

@@ -77,11 +77,12 @@ export async function loadDataset(offset = state.datasetOffset) {
 export async function loadMine() {
   if (!state.address) return;
   const me = encodeURIComponent(state.address);
+  const meows = api(`/v1/meows?creator=${me}&limit=50`);
   const tasks = [
     api(`/v1/dataset?contributor=${me}&synthetic=false&limit=50`).then((page) =>
       $("my-sounds").replaceChildren(soundsTable(page.items, "You have not contributed a sound yet.")),
     ),
-    api(`/v1/meows?creator=${me}&limit=50`).then((page) =>
+    meows.then((page) =>
       $("my-meows").replaceChildren(
         page.items.length
           ? table(
@@ -97,14 +98,17 @@ export async function loadMine() {
           : el("p", { class: "hint empty" }, "You have not made a meow yet."),
       ),
     ),
-    api(`/v1/nfts?owner=${me}&limit=50`).then((page) => renderNfts(page.items)),
+    // tokens of my own meows need no second fetch; others (a voucher from someone else) do
+    Promise.all([api(`/v1/nfts?owner=${me}&limit=50`), meows.catch(() => ({ items: [] }))]).then(
+      ([page, mine]) => renderNfts(page.items, new Map(mine.items.map((m) => [m.id, m]))),
+    ),
   ];
   const results = await Promise.allSettled(tasks);
   const failed = results.find((r) => r.status === "rejected" && r.reason?.status !== 404);
   if (failed) showError(failed.reason);
 }
 
-export async function renderNfts(items) {
+export async function renderNfts(items, known = new Map()) {
   const box = $("my-nfts");
   if (!items.length) {
     box.replaceChildren(el("p", { class: "hint empty" }, "You own no MEOW token yet."));
@@ -112,7 +116,8 @@ export async function renderNfts(items) {
   }
   const cards = await Promise.all(
     items.map(async (nft) => {
-      const meow = nft.meow_id ? await api(`/v1/meows/${nft.meow_id}`).catch(() => null) : null;
+      const meow =
+        known.get(nft.meow_id) ?? (nft.meow_id ? await api(`/v1/meows/${nft.meow_id}`).catch(() => null) : null);
       return el(
         "div",
         { class: "nft", dataset: { tokenId: String(nft.token_id) } },

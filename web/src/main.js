@@ -65,6 +65,15 @@ async function restoreSession() {
   }
 }
 
+/** A sound source: its record button and its file input both hand a blob to `onBlob`. */
+function wireSource(recId, statusId, fileId, onBlob) {
+  wireRecorder($(recId), $(statusId), onBlob, showError);
+  $(fileId).addEventListener("change", (ev) => {
+    const file = ev.target.files?.[0];
+    if (file) onBlob(file);
+  });
+}
+
 function wireInputs() {
   const preview = $("upload-preview");
   const setUpload = (blob) => {
@@ -73,20 +82,12 @@ function wireInputs() {
     preview.hidden = false;
     refreshButtons();
   };
-  wireRecorder($("rec-btn"), $("rec-status"), setUpload, showError);
-  $("file-input").addEventListener("change", (ev) => {
-    const file = ev.target.files?.[0];
-    if (file) setUpload(file);
-  });
   const setVoice = (blob) => {
     state.voice = blob;
     refreshButtons();
   };
-  wireRecorder($("voice-rec-btn"), $("voice-rec-status"), setVoice, showError);
-  $("voice-file").addEventListener("change", (ev) => {
-    const file = ev.target.files?.[0];
-    if (file) setVoice(file);
-  });
+  wireSource("rec-btn", "rec-status", "file-input", setUpload);
+  wireSource("voice-rec-btn", "voice-rec-status", "voice-file", setVoice);
 
   action($("connect-btn"), async () => afterConnect(await connect()));
   action($("switch-btn"), async () => {

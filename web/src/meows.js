@@ -96,22 +96,22 @@ function showMeow(meow) {
       el("audio", { id: "meow-audio", controls: true, preload: "auto", src: ipfsUrl(meow.audio_cid) }),
     ),
     facts([
-      ["Meow id", hexCell(meow.id ?? meow.meow_id ?? "", 8), "meow_id"],
+      ["Meow id", hexCell(meow.id ?? "", 8), "meow_id"],
       ["Mood", meow.mood],
       ["Seed", meow.seed],
       ["Model id", hexCell(meow.model_id ?? "", 10)],
       ["Sound id", hexCell(meow.sound_id ?? "", 10)],
-      ["Registered tx", meow.tx_hash || meow.registered_tx_hash ? hexCell(meow.tx_hash ?? meow.registered_tx_hash, 10) : ""],
+      ["Registered tx", meow.tx_hash ? hexCell(meow.tx_hash, 10) : ""],
     ]),
     mintArea,
   );
   box.hidden = false;
-  box.dataset.meowId = meow.id ?? meow.meow_id ?? "";
+  box.dataset.meowId = meow.id ?? "";
 }
 
 async function mintServer(meow, area) {
   requireSignedIn("minting");
-  const id = meow.id ?? meow.meow_id;
+  const id = meow.id;
   const accepted = await api(`/v1/meows/${id}/mint`, { json: { mode: "server" } });
   area.replaceChildren(el("p", { id: "mint-progress" }, "Minting…"));
   const { data } = await followJob(accepted.job_id, (stage) => (area.firstChild.textContent = `Minting: ${stage}`), [
@@ -123,7 +123,7 @@ async function mintServer(meow, area) {
 async function mintVoucher(meow, area) {
   requireSignedIn("minting");
   const info = await requireChain("redeeming a voucher");
-  const id = meow.id ?? meow.meow_id;
+  const id = meow.id;
   const issued = await api(`/v1/meows/${id}/mint`, { json: { mode: "voucher" } });
   const v = issued.voucher;
   const contract = issued.contract ?? info.meow_nft;
