@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ml.data import Clip, Split, default_shared_dir
-from ml.evaluate import majority_metrics, metrics
+from ml.evaluate import majority_metrics, metrics, run_predictions
 from ml.tasks import get_task
 
 SCORES = ("accuracy", "macro_f1", "balanced_accuracy")
@@ -145,8 +145,11 @@ def variant_config(task: str, base: dict[str, Any], overrides: dict[str, Any]) -
     return TrainConfig(task=task, **merged)
 
 
-def last_epoch_model(run_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """The run's last-epoch model (from ``checkpoint.pt``), also saved as ``last.safetensors``.
+LAST_WEIGHTS = "last.safetensors"
+
+
+def save_last_epoch(run_dir: Path) -> None:
+    """Save the run's last-epoch weights (from ``checkpoint.pt``) as ``last.safetensors``.
 
     The checkpoint is written after the epoch's BatchNorm recalibration, so it is the model the
     epoch's validation scores describe.
@@ -154,32 +157,14 @@ def last_epoch_model(run_dir: Path) -> tuple[Any, dict[str, Any]]:
     import torch
     from safetensors.torch import save_file
 
-    from ml.models import build_model
-
-    config = json.loads((run_dir / "config.json").read_text())
-    model = build_model(config["model"])
     state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
-    model.load_state_dict(state)
-    model.eval()
-    save_file(
-        {k: v.detach().contiguous() for k, v in state.items()}, str(run_dir / "last.safetensors")
-    )
-    return model, config
+    save_file({k: v.detach().contiguous() for k, v in state.items()}, str(run_dir / LAST_WEIGHTS))
 
 
 def _last_epoch_predictions(run_dir: Path, clips: Sequence[Clip], cache_dir: Path) -> list[str]:
     """Labels of ``clips`` from the run's last epoch."""
-    from ml.feature_cache import cached_features
-    from ml.frontend import FrontEnd
-    from ml.predict import InputSpec, clip_probabilities
-
-    model, config = last_epoch_model(run_dir)
-    spec = InputSpec.from_dict(config["input"])
-    front_end = FrontEnd.from_dict(config["front_end"])
-    feats = cached_features([c.path for c in clips], front_end, cache_dir)
-    probs = clip_probabilities(model, feats, spec)
-    labels = config["labels"]
-    return [labels[i] for i in probs.argmax(1)]
+    save_last_epoch(run_dir)
+    return run_predictions(run_dir, clips, cache_dir, weights=LAST_WEIGHTS)[0]
 
 
 def _summary(per_fold: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -482,8 +467,8 @@ def train_final(
         config, run_dir, shared_dir=shared_dir, cache_dir=cache_dir, split=split, progress=progress
     )
     (run_dir / "model.safetensors").replace(run_dir / "best_val.safetensors")
-    last_epoch_model(run_dir)  # writes last.safetensors
-    (run_dir / "last.safetensors").replace(run_dir / "model.safetensors")
+    save_last_epoch(run_dir)
+    (run_dir / LAST_WEIGHTS).replace(run_dir / "model.safetensors")
     last = result.history[-1]
     info = {
         "task": task,

@@ -68,12 +68,15 @@ def majority_metrics(
 
 
 def run_predictions(
-    run_dir: Path, clips: Sequence[Clip], cache_dir: Path = Path("var/cache")
+    run_dir: Path,
+    clips: Sequence[Clip],
+    cache_dir: Path = Path("var/cache"),
+    weights: str | None = None,
 ) -> tuple[list[str], np.ndarray]:
-    """Labels and probabilities of a training run's best model on ``clips``."""
-    from ml.registry import load_model_dir
+    """Labels and probabilities of a training run's best model (or ``weights``) on ``clips``."""
+    from ml.registry import WEIGHTS_FILE, load_model_dir
 
-    model, config, spec = load_model_dir(run_dir)
+    model, config, spec = load_model_dir(run_dir, weights or WEIGHTS_FILE)
     front_end = FrontEnd.from_dict(config["front_end"])
     feats = cached_features([c.path for c in clips], front_end, cache_dir)
     from ml.predict import clip_probabilities

@@ -43,11 +43,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_model_dir(folder: Path) -> tuple[nn.Module, dict[str, Any], InputSpec]:
-    """The model, its ``config.json`` and its input spec from a run or weights folder."""
-    config_path, weights_path = folder / "config.json", folder / WEIGHTS_FILE
+def load_model_dir(
+    folder: Path, weights: str = WEIGHTS_FILE
+) -> tuple[nn.Module, dict[str, Any], InputSpec]:
+    """The model, its ``config.json`` and its input spec from a run or weights folder
+    (``weights``: another weights file of the run, e.g. its last epoch's)."""
+    config_path, weights_path = folder / "config.json", folder / weights
     if not config_path.is_file() or not weights_path.is_file():
-        raise ModelNotFoundError(f"{folder} needs config.json and {WEIGHTS_FILE}")
+        raise ModelNotFoundError(f"{folder} needs config.json and {weights}")
     config = json.loads(config_path.read_text())
     model = build_model(config["model"])
     model.load_state_dict(load_file(str(weights_path)))

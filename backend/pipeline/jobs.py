@@ -225,10 +225,20 @@ def redis_notifier(redis_url: str) -> Notify:
     return notify
 
 
-def get_job(session: Session, job_id: str) -> JobView:
+def _job(session: Session, job_id: str) -> Job:
     job = session.get(Job, job_id)
     if job is None:
         raise JobNotFound(job_id)
+    return job
+
+
+def job_kind(session: Session, job_id: str) -> JobKind:
+    """What a job is (its row only, not its events); ``JobNotFound`` if there is none."""
+    return _job(session, job_id).kind
+
+
+def get_job(session: Session, job_id: str) -> JobView:
+    job = _job(session, job_id)
     return JobView(
         id=job.id,
         kind=job.kind,

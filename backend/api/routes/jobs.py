@@ -15,7 +15,7 @@ from backend.api.pipeline_deps import SessionsDep
 from backend.api.schemas.errors import error_responses, json_error_responses
 from backend.api.schemas.jobs import JobEventOut, JobOut
 from backend.db.models import JobKind
-from backend.pipeline.jobs import events_after, get_job, is_terminal, job_channel
+from backend.pipeline.jobs import events_after, get_job, is_terminal, job_channel, job_kind
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -80,7 +80,7 @@ async def job_events(
 
     def kind_of_job() -> JobKind:
         with sessions() as session:
-            return get_job(session, job_id).kind  # JobNotFound -> 404 before the stream starts
+            return job_kind(session, job_id)  # JobNotFound -> 404 before the stream starts
 
     kind = await asyncio.to_thread(kind_of_job)
 
