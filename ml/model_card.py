@@ -89,9 +89,17 @@ def _describe(config: dict[str, Any], shipped: str, compared_with_ast: bool = Tr
         else "shipped without an AST beside it: no AST was trained with this split and these "
         "training settings, so there is no AST row below"
     )
+    distill = float(config.get("training", {}).get("distill_weight") or 0.0)
+    teacher = (
+        f" Distilled from YAMNet: a second head learnt the teacher's pooled clip scores (mean "
+        f"and max of its 521 AudioSet classes, on the same band-limited audio) with loss weight "
+        f"{distill:g}; the teacher ran in training only, and labelling uses the first head alone."
+        if distill
+        else ""
+    )
     return (
         f"The MFCC + VGG-style CNN baseline (channels {model.get('channels')}), {why}; 40 MFCCs "
-        "(25 ms / 10 ms), standardised with training-set statistics."
+        "(25 ms / 10 ms), standardised with training-set statistics." + teacher
     )
 
 

@@ -76,6 +76,9 @@ SPLIT_FRACTIONS: dict[str, tuple[float, float, float]] = {
 }
 
 
+TEACHER_OUTPUTS = 2 * 521
+"""What a distilled model learns beside its labels: the YAMNet teacher's ``[mean ‖ max]`` scores."""
+
 DEFAULT_LR = {"ast": 5e-4, "mfcc_cnn": 2e-3, "yamnet_dnn": 1e-3}
 """The per-arch learning rate ``miao train`` and ``miao cv`` use when none is given."""
 
@@ -101,6 +104,10 @@ class TrainConfig:
     max_clips_per_class: int | None = None  # cap per label, for quick runs and tests
     window_frames: int = 300
     ast_size: dict[str, int | float] = field(default_factory=lambda: asdict(ASTSize()))
+    cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 64])
+    # Knowledge distillation (mfcc_cnn): weight of the loss on YAMNet's pooled clip scores,
+    # learnt by a second head from the same embedding. The teacher runs in training only.
+    distill_weight: float = 0.0
     threads: int = 2
     # Length-shortcut guards (None: the task's default from LENGTH_GUARD, else off):
     fill: str | None = None  # clips shorter than a window: "pad" or "tile" (train and inference)
@@ -134,6 +141,12 @@ class TrainConfig:
             raise ValueError(f"synthetic_share must be in (0, 1), got {self.synthetic_share}")
         if self.arch not in ARCHES:
             raise ValueError(f"unknown arch {self.arch!r}; known: {', '.join(ARCHES)}")
+        if self.distill_weight < 0:
+            raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
+        if self.distill_weight and self.arch != "mfcc_cnn":
+            raise ValueError("distillation from YAMNet is built for the mfcc_cnn arch only")
+        if not self.cnn_channels or min(self.cnn_channels) < 1:
+            raise ValueError(f"cnn_channels must be positive widths, got {self.cnn_channels}")
         if self.balance not in ("sampler", "loss", "none"):
             raise ValueError(f"balance must be sampler, loss or none, not {self.balance!r}")
 
@@ -141,6 +154,11 @@ class TrainConfig:
     def front_end(self) -> FrontEnd:
         kind = {"ast": "logmel", "mfcc_cnn": "mfcc", "yamnet_dnn": "yamnet"}[self.arch]
         return FrontEnd(kind, band_limit_hz=BAND_LIMIT_HZ.get(self.task))
+
+    @property
+    def teacher_front_end(self) -> FrontEnd:
+        """YAMNet on the same band-limited audio the student hears (the yamnet_dnn's features)."""
+        return FrontEnd("yamnet", band_limit_hz=BAND_LIMIT_HZ.get(self.task))
 
 
 @dataclass
@@ -185,7 +203,12 @@ def build_fresh_model(config: TrainConfig, labels: list[str]) -> nn.Module:
         size = ASTSize(**{**config.ast_size, "max_length": config.window_frames})  # type: ignore[arg-type]
         return ASTClassifier(labels, size)
     if config.arch == "mfcc_cnn":
-        return MfccCNN(labels, window_frames=config.window_frames)
+        return MfccCNN(
+            labels,
+            window_frames=config.window_frames,
+            channels=config.cnn_channels,
+            teacher_outputs=TEACHER_OUTPUTS if config.distill_weight else 0,
+        )
     return YamnetDNN(labels)
 
 
@@ -389,7 +412,23 @@ def train(
     negative = NEGATIVE_LABEL.get(config.task)
     if synthetic:
         y_train = np.concatenate([y_train, np.full(len(synthetic), labels.index(str(negative)))])
+    # Teacher targets per training clip, and a weight that leaves the synthetic clips out.
+    teacher = np.zeros((len(y_train), TEACHER_OUTPUTS), dtype=np.float32)
+    teacher_mask = np.zeros(len(y_train), dtype=np.float32)
+    if config.distill_weight:
+        scores_of = cached_features(
+            [c.path for c in train_clips], config.teacher_front_end, cache_dir, "teacher scores"
+        )
+        teacher[:n_real] = np.clip(np.stack(scores_of)[:, :TEACHER_OUTPUTS], 0.0, 1.0)
+        teacher_mask[:n_real] = 1.0
     model = build_fresh_model(config, labels)
+    head = getattr(model, "teacher_head", None)
+    if config.distill_weight and head is not None:
+        # Start the teacher head at the training clips' mean scores: most of the 1,042 are near
+        # zero, and climbing from sigmoid(0) = 0.5 to there would take thousands of steps.
+        base = teacher[:n_real].mean(0).clip(1e-4, 1 - 1e-4)
+        with torch.no_grad():
+            head.bias.copy_(torch.from_numpy(np.log(base / (1 - base))))
     model_config = {
         "task": config.task,
         "labels": labels,
@@ -493,14 +532,25 @@ def train(
                 if spec.kind != "yamnet" and config.spec_augment:
                     xb = spec_augment(xb, rng)
                 yb = nn.functional.one_hot(torch.from_numpy(y_train[idx]), len(labels)).float()
+                # teacher scores and their weight ride along, so mixup blends them like labels
+                yb = torch.cat(
+                    [yb, torch.from_numpy(teacher[idx]), torch.from_numpy(teacher_mask[idx, None])],
+                    dim=1,
+                )
                 if config.mixup_alpha > 0:
                     xb, yb, _ = mixup(xb, yb, rng, alpha=config.mixup_alpha)
-                logits = model(xb).logits
-                log_p = torch.log_softmax(logits, -1)
+                yb, tb, tmask = yb.split([len(labels), TEACHER_OUTPUTS, 1], dim=1)
+                output = model(xb)
+                log_p = torch.log_softmax(output.logits, -1)
                 per_class = -(yb * log_p)
                 if weight is not None:
                     per_class = per_class * weight
                 loss = per_class.sum(-1).mean()
+                if config.distill_weight and output.teacher_logits is not None:
+                    bce = nn.functional.binary_cross_entropy_with_logits(
+                        output.teacher_logits, tb, reduction="none"
+                    ).mean(-1)
+                    loss = loss + config.distill_weight * (tmask.squeeze(1) * bce).mean()
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)

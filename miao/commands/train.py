@@ -38,6 +38,15 @@ def train(
         0, min=0, help="Cap clips per label in train/val, for quick runs (0: no cap)."
     ),
     threads: int = typer.Option(2, min=1, help="torch CPU threads."),
+    channels: str = typer.Option(
+        "16,32,64", help="mfcc_cnn: widths of its three VGG blocks, comma-separated."
+    ),
+    distill: float = typer.Option(
+        0.0,
+        min=0.0,
+        help="mfcc_cnn: weight of a second loss on the YAMNet teacher's clip scores "
+        "(knowledge distillation; needs ../shared/models/yamnet in training only). 0: off.",
+    ),
     extra_manifest: list[Path] = typer.Option(
         [],
         exists=True,
@@ -56,6 +65,11 @@ def train(
     from ml.train import train as run_training
 
     settings = get_settings()
+    try:
+        cnn_channels = [int(part) for part in channels.split(",")]
+    except ValueError:
+        console.print(f"[red]error:[/] --channels takes widths like 16,32,64, not {channels!r}")
+        raise typer.Exit(2) from None
     arches = ["yamnet_dnn", "mfcc_cnn", "ast"] if arch == "all" else [arch]
     if any(a not in ARCHES for a in arches):
         console.print(f"[red]error:[/] unknown arch {arch!r}; {ARCH_HELP}")
@@ -81,6 +95,8 @@ def train(
                 lr=lr or DEFAULT_LR[name],
                 max_clips_per_class=max_clips_per_class or None,
                 threads=threads,
+                cnn_channels=cnn_channels,
+                distill_weight=distill if name == "mfcc_cnn" else 0.0,
             )
             run_dir = base / name
             # every arch of a task shares the first one's split: copy it before training

@@ -55,10 +55,14 @@ class ASTSize:
 
 @dataclass
 class ClassifierOutput:
-    """Logits per window (``[batch, classes]``) and the pooled embedding they came from."""
+    """Logits per window (``[batch, classes]``) and the pooled embedding they came from.
+
+    ``teacher_logits`` are a distilled model's guesses at the teacher's scores (training only).
+    """
 
     logits: torch.Tensor
     embedding: torch.Tensor | None = None
+    teacher_logits: torch.Tensor | None = None
 
 
 class ASTClassifier(nn.Module):

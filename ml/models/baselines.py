@@ -33,7 +33,11 @@ def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class MfccCNN(nn.Module):
-    """VGG-style CNN over MFCC windows ``[batch, frames, n_mfcc]``."""
+    """VGG-style CNN over MFCC windows ``[batch, frames, n_mfcc]``.
+
+    With ``teacher_outputs`` it has a second head that learns the YAMNet teacher's pooled scores
+    from the same embedding (knowledge distillation, :mod:`ml.train`); labelling never uses it.
+    """
 
     input_kind = "mfcc"
 
@@ -43,24 +47,28 @@ class MfccCNN(nn.Module):
         window_frames: int = 300,
         channels: Sequence[int] = (16, 32, 64),
         dropout: float = 0.3,
+        teacher_outputs: int = 0,
     ) -> None:
         super().__init__()
         self.labels = list(labels)
         self.window_frames = window_frames
         self.channels = list(channels)
+        self.teacher_outputs = teacher_outputs
         blocks, c_in = [], 1
         for c_out in self.channels:
             blocks.append(_conv_block(c_in, c_out))
             c_in = c_out
         self.features = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(c_in, len(self.labels)))
+        self.teacher_head = nn.Linear(c_in, teacher_outputs) if teacher_outputs else None
 
     def forward(self, features: torch.Tensor) -> ClassifierOutput:
         if features.ndim != 3 or features.shape[2] != N_MFCC:
             raise ValueError(f"expected [batch, frames, {N_MFCC}] MFCC, got {list(features.shape)}")
         x = self.features(features.unsqueeze(1))
         pooled = x.mean(dim=(2, 3))
-        return ClassifierOutput(logits=self.head(pooled), embedding=pooled)
+        teacher = self.teacher_head(pooled) if self.teacher_head is not None else None
+        return ClassifierOutput(logits=self.head(pooled), embedding=pooled, teacher_logits=teacher)
 
     def config_dict(self) -> dict[str, object]:
         return {
@@ -68,6 +76,7 @@ class MfccCNN(nn.Module):
             "labels": self.labels,
             "window_frames": self.window_frames,
             "channels": self.channels,
+            "teacher_outputs": self.teacher_outputs,
         }
 
     @classmethod
@@ -76,6 +85,7 @@ class MfccCNN(nn.Module):
             list(config["labels"]),  # type: ignore[arg-type]
             window_frames=int(config["window_frames"]),  # type: ignore[arg-type]
             channels=list(config["channels"]),  # type: ignore[arg-type]
+            teacher_outputs=int(config.get("teacher_outputs", 0)),  # type: ignore[arg-type]
         )
 
 
