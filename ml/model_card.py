@@ -62,6 +62,42 @@ def _table(report: dict[str, Any], task: str, shipped: str) -> str:
     return "\n".join(lines)
 
 
+def earlier_rows(previous: dict[str, Any], report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Rows of a task's previous ``metrics.json`` worth keeping beside a new report.
+
+    Only when it scored the same test split (same clips, groups and labels): the model it
+    shipped, and any model the new report lacks (an AST whose run is gone, say). Keyed by
+    what the card shows as the row's name.
+    """
+    same = all(previous.get(k) == report.get(k) for k in ("n_clips", "n_groups", "class_counts"))
+    if not same or previous.get("part") != "test":
+        return {}
+    rows: dict[str, dict[str, Any]] = {}
+    shipped = previous.get("shipped")
+    for name, result in previous.get("models", {}).items():
+        if name == "majority" or name not in _MODEL_NAMES:
+            continue
+        if name == shipped:
+            rows[f"{_MODEL_NAMES[name]}, shipped before (id {previous['model_id'][:8]}…)"] = result
+        elif name not in report["models"]:
+            rows[f"{_MODEL_NAMES[name]}, earlier run (weights not kept)"] = result
+    return rows
+
+
+def _earlier_table(rows: dict[str, dict[str, Any]], task: str) -> str:
+    extra = [(k, label) for k, label, _ in TARGETS.get(task, []) if k.startswith("f1:")]
+    head = "| model | accuracy | macro-F1 | balanced accuracy |" + "".join(
+        f" {label} |" for _, label in extra
+    )
+    lines = [head, "|---" * (4 + len(extra)) + "|"]
+    for shown, r in rows.items():
+        row = f"| {shown} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
+        row += f"{r['balanced_accuracy']:.3f} |"
+        row += "".join(f" {metric_value(r, k):.3f} |" for k, _ in extra)
+        lines.append(row)
+    return "\n".join(lines)
+
+
 def _per_class(result: dict[str, Any]) -> str:
     lines = ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for label, m in result["per_class"].items():
@@ -164,11 +200,13 @@ def write_card(
     out_dir: Path,
     limits: str = "",
     shipped: str = "ast",
+    earlier: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     """Copy the ``shipped`` run's weights and config into ``out_dir``; write card, metrics, PNG.
 
     ``shipped`` names the run in ``report["models"]`` whose weights ``run_dir`` holds (the AST
     by design; a baseline only when it won on validation — the card says which and why).
+    ``earlier``: test rows of models scored before on the same split (:func:`earlier_rows`).
     """
     spec = get_task(task)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -177,6 +215,8 @@ def write_card(
     (out_dir / "config.json").write_text(json.dumps(config, indent=2))
     model_id = sha256_file(out_dir / WEIGHTS_FILE)
     report = {**report, "model_id": model_id, "shipped": shipped}
+    if earlier:
+        report["earlier"] = earlier
     write_report(report, out_dir / "metrics.json")
     confusion_png(
         report["models"][shipped],
@@ -237,7 +277,7 @@ recording) — no group is on two sides. Seeded and written to `split.csv` of th
 
 {_table(report, task, shipped)}
 
-Targets from issue 4 (shipped model):
+{"" if not earlier else "Scored earlier on the same test split, for comparison:" + chr(10) * 2 + _earlier_table(earlier, task) + chr(10) * 2}Targets from issue 4 (shipped model):
 {chr(10).join(targets_met(report, task, shipped))}
 
 Per class (shipped model):

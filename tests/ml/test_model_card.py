@@ -1,0 +1,43 @@
+"""Rows a new model card keeps from the task's previous metrics (same test split only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ml.model_card import earlier_rows
+
+
+def _result(acc: float) -> dict[str, Any]:
+    return {"accuracy": acc, "macro_f1": acc - 0.1, "balanced_accuracy": acc - 0.05}
+
+
+def _report(models: dict[str, Any], n_clips: int = 10, **extra: Any) -> dict[str, Any]:
+    return {
+        "part": "test",
+        "n_clips": n_clips,
+        "n_groups": 8,
+        "class_counts": {"a": 6, "b": 4},
+        "models": models,
+        **extra,
+    }
+
+
+def test_previous_shipped_model_and_lost_runs_are_kept_for_the_same_split() -> None:
+    previous = _report(
+        {"majority": _result(0.6), "ast": _result(0.5), "mfcc_cnn": _result(0.7)},
+        model_id="4452a5d8" + "0" * 56,
+        shipped="mfcc_cnn",
+    )
+    new = _report({"majority": _result(0.6), "mfcc_cnn": _result(0.8)})
+    rows = earlier_rows(previous, new)
+    assert rows == {
+        "AST, earlier run (weights not kept)": _result(0.5),
+        "MFCC + VGG-style CNN, shipped before (id 4452a5d8…)": _result(0.7),
+    }
+
+
+def test_another_split_keeps_nothing() -> None:
+    previous = _report({"ast": _result(0.5)}, model_id="0" * 64, shipped="ast")
+    assert earlier_rows(previous, _report({}, n_clips=11)) == {}
+    assert earlier_rows({}, _report({})) == {}
+    assert earlier_rows({**previous, "part": "val"}, _report({})) == {}
