@@ -123,7 +123,7 @@ def _describe(config: dict[str, Any], shipped: str, compared_with_ast: bool = Tr
         "choice was made on validation, before the test split was read)"
         if compared_with_ast
         else "shipped without an AST beside it: no AST was trained with this split and these "
-        "training settings, so there is no AST row below"
+        "training settings, so the main table below has no AST row"
     )
     distill = float(config.get("training", {}).get("distill_weight") or 0.0)
     teacher = (
