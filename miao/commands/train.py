@@ -74,6 +74,9 @@ def train(
     if any(a not in ARCHES for a in arches):
         console.print(f"[red]error:[/] unknown arch {arch!r}; {ARCH_HELP}")
         raise typer.Exit(2)
+    if distill and "mfcc_cnn" not in arches:
+        console.print("[red]error:[/] --distill is built for the mfcc_cnn arch only")
+        raise typer.Exit(2)
     base = out or settings.var_dir / "runs" / task
     if extra_manifest and (base / "split.csv").exists():
         console.print(f"[red]error:[/] {base} has a split already; use a new --out")

@@ -112,3 +112,22 @@ def test_a_distilled_run_learns_the_teachers_scores(tmp_path: Path, shared_dir: 
     guess = student(parts["val"])[:, telling]
     learnt, baseline = bce(guess, val_teacher), bce(constant, val_teacher)
     assert learnt < baseline, f"student {learnt:.4f} vs constant guess {baseline:.4f}"
+
+
+def test_train_command_refuses_bad_widths_before_training(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from miao.cli import app
+
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(
+        app, ["train", "dog-bark", "--arch", "mfcc_cnn", "--channels", "16,x", "--out", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--channels takes widths" in result.output
+    assert not out.exists()  # nothing half-made
+    result = CliRunner().invoke(
+        app, ["train", "dog-bark", "--arch", "ast", "--distill", "5", "--out", str(out)]
+    )
+    assert result.exit_code == 2 and "mfcc_cnn arch only" in result.output, result.output
+    assert not out.exists()
