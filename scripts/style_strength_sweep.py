@@ -1,0 +1,85 @@
+"""Pick the voice-to-cat strength on training speakers only (never the evaluation's speakers).
+
+For each strength, 30 style transfers of speech-fsdd clips from the speakers the style GAN
+trained on (moods cycling happy, curious, sleepy, as in ``miao eval synth``) are labelled by the
+shipped ``source`` model, and by YAMNet where ``../shared/models/yamnet`` is present. Prints one
+row per strength, or one JSON object with ``--json``. Exit 1 when the ``source`` model is missing.
+
+    python scripts/style_strength_sweep.py --strengths 1,2,3,4,5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from backend.settings import get_settings
+from ml.registry import ModelNotFoundError, load_labeller
+from ml.synth.corpus import load_voices
+from ml.synth.eval_synth import EVAL_MOODS, _yamnet, yamnet_cat_share
+from ml.synth.mel import loudness_envelope, pearson
+from ml.synth.pipeline import VoiceToCat
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--strengths", default="1,2,3,4,5", help="comma-separated strengths")
+    parser.add_argument("--clips", type=int, default=30, help="transfers per strength")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    try:
+        strengths = [float(s) for s in args.strengths.split(",")]
+        source = load_labeller("source")
+    except ValueError:
+        print(f"error: --strengths takes numbers like 1,2.5,3, not {args.strengths!r}")
+        return 2
+    except ModelNotFoundError as exc:
+        print(f"error: {exc}")
+        return 1
+    voices = load_voices(get_settings().var_dir / "cache")
+    pool = voices.indices("train")
+    chosen = np.random.default_rng(1).choice(pool, size=min(args.clips, len(pool)), replace=False)
+    inputs = [voices.wave(int(i)) for i in chosen]
+    style, yamnet = VoiceToCat(), _yamnet()
+    rows = []
+    for strength in strengths:
+        outs = [
+            style.catify(w, mood=EVAL_MOODS[n % 3], seed=n, strength=strength).wave
+            for n, w in enumerate(inputs)
+        ]
+        labels = [p.label for p in source.predict_many(outs)]
+        rows.append(
+            {
+                "strength": strength,
+                "cat_share": labels.count("cat") / len(labels),
+                "labels": {k: labels.count(k) for k in sorted(set(labels))},
+                "rhythm_r": float(
+                    np.mean(
+                        [
+                            pearson(loudness_envelope(w), loudness_envelope(o))
+                            for w, o in zip(inputs, outs, strict=True)
+                        ]
+                    )
+                ),
+                "yamnet_cat_share": yamnet_cat_share(yamnet, outs) if yamnet else None,
+            }
+        )
+        if not args.json:
+            r = rows[-1]
+            print(
+                f"strength {strength:g}: cat {r['cat_share']:.2f} {r['labels']} "
+                f"rhythm_r {r['rhythm_r']:.2f} yamnet cat {r['yamnet_cat_share']}",
+                flush=True,
+            )
+    if args.json:
+        print(json.dumps({"source_model": source.model_id, "rows": rows}))
+    else:
+        print(f"judge: source model {source.model_id[:12]}…")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
