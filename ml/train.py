@@ -413,7 +413,7 @@ def train(
     if synthetic:
         y_train = np.concatenate([y_train, np.full(len(synthetic), labels.index(str(negative)))])
     # Teacher targets per training clip, and a weight that leaves the synthetic clips out.
-    teacher = np.zeros((len(y_train), TEACHER_OUTPUTS), dtype=np.float32)
+    teacher = np.zeros((len(y_train), TEACHER_OUTPUTS if config.distill_weight else 0), np.float32)
     teacher_mask = np.zeros(len(y_train), dtype=np.float32)
     if config.distill_weight:
         scores_of = cached_features(
@@ -532,21 +532,27 @@ def train(
                 if spec.kind != "yamnet" and config.spec_augment:
                     xb = spec_augment(xb, rng)
                 yb = nn.functional.one_hot(torch.from_numpy(y_train[idx]), len(labels)).float()
-                # teacher scores and their weight ride along, so mixup blends them like labels
-                yb = torch.cat(
-                    [yb, torch.from_numpy(teacher[idx]), torch.from_numpy(teacher_mask[idx, None])],
-                    dim=1,
-                )
+                distilling = config.distill_weight > 0
+                if distilling:  # teacher scores and their weight ride along through mixup
+                    yb = torch.cat(
+                        [
+                            yb,
+                            torch.from_numpy(teacher[idx]),
+                            torch.from_numpy(teacher_mask[idx, None]),
+                        ],
+                        dim=1,
+                    )
                 if config.mixup_alpha > 0:
                     xb, yb, _ = mixup(xb, yb, rng, alpha=config.mixup_alpha)
-                yb, tb, tmask = yb.split([len(labels), TEACHER_OUTPUTS, 1], dim=1)
+                if distilling:
+                    yb, tb, tmask = yb.split([len(labels), TEACHER_OUTPUTS, 1], dim=1)
                 output = model(xb)
                 log_p = torch.log_softmax(output.logits, -1)
                 per_class = -(yb * log_p)
                 if weight is not None:
                     per_class = per_class * weight
                 loss = per_class.sum(-1).mean()
-                if config.distill_weight and output.teacher_logits is not None:
+                if distilling and output.teacher_logits is not None:
                     bce = nn.functional.binary_cross_entropy_with_logits(
                         output.teacher_logits, tb, reduction="none"
                     ).mean(-1)
