@@ -429,16 +429,6 @@ def add_card_section(
     card.write_text(text)
 
 
-VAL_CHOICE = (
-    "because it scored higher on the validation split (the choice was made on validation, "
-    "before the test split was read)"
-)
-CV_CHOICE = (
-    "because it scored higher in grouped cross-validation on the train + validation parts "
-    "(see Cross-validation below; the choice was made before the test split was read)"
-)
-
-
 def train_final(
     task: str,
     config_fields: dict[str, Any],
@@ -494,33 +484,3 @@ def final_note(final: dict[str, Any]) -> str:
         f"{final['val_balanced_accuracy_last']:.3f}). The best-validation epoch named in the "
         "Training line above was not used."
     )
-
-
-BALANCE_WORDS = {
-    "loss": "draws per epoch at most (one shuffled pass when the training part is smaller: natural class frequencies, class-weighted loss)",
-    "none": "draws per epoch at most (one shuffled pass when the training part is smaller: natural class frequencies, plain loss, no class balancing)",
-}
-
-
-def fix_card_choice(card: Path, balance: str = "sampler") -> int:
-    """Correct the generated card where a CV-chosen run differs from what it assumes.
-
-    The generator says a shipped baseline "scored higher on the validation split" and that
-    draws were "class-balanced"; a run chosen by CV, trained with ``balance`` other than the
-    sampler, needs both sentences changed. Returns how many were replaced.
-    """
-    import re
-
-    def loose(sentence: str) -> str:  # the generator wraps lines; match across them
-        return r"\s+".join(re.escape(word) for word in sentence.split())
-
-    text = card.read_text()
-    replaced = 0
-    changes = [(VAL_CHOICE, CV_CHOICE)]
-    if balance in BALANCE_WORDS:
-        changes.append(("class-balanced draws per epoch", BALANCE_WORDS[balance]))
-    for old, new in changes:
-        text, n = re.subn(loose(old), new, text, count=1)
-        replaced += n
-    card.write_text(text)
-    return replaced

@@ -30,6 +30,23 @@ TARGETS: dict[str, list[tuple[str, str, float]]] = {
     ],
 }
 
+VAL_CHOICE = (
+    "because it scored higher on the validation split (the choice was made on validation, "
+    "before the test split was read)"
+)
+CV_CHOICE = (
+    "because it scored higher in grouped cross-validation on the train + validation parts "
+    "(see Cross-validation below; the choice was made before the test split was read)"
+)
+DRAWS_WORDS = {
+    "sampler": "class-balanced draws per epoch",
+    "loss": "draws per epoch at most (one shuffled pass when the training part is smaller: "
+    "natural class frequencies, class-weighted loss)",
+    "none": "draws per epoch at most (one shuffled pass when the training part is smaller: "
+    "natural class frequencies, plain loss, no class balancing)",
+}
+"""How a run's epochs drew clips, by its ``balance`` setting."""
+
 _MODEL_NAMES = {
     "ast": "AST",
     "mfcc_cnn": "MFCC + VGG-style CNN",
@@ -108,7 +125,9 @@ def _per_class(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _describe(config: dict[str, Any], shipped: str, compared_with_ast: bool = True) -> str:
+def _describe(
+    config: dict[str, Any], shipped: str, compared_with_ast: bool = True, by_cv: bool = False
+) -> str:
     model = config["model"]
     if shipped == "ast":
         size = model["size"]
@@ -119,8 +138,7 @@ def _describe(config: dict[str, Any], shipped: str, compared_with_ast: bool = Tr
             "AST log-mel features (128 bins, 25 ms / 10 ms, AudioSet normalisation)."
         )
     why = (
-        "shipped instead of the AST because it scored higher on the validation split (the "
-        "choice was made on validation, before the test split was read)"
+        f"shipped instead of the AST {CV_CHOICE if by_cv else VAL_CHOICE}"
         if compared_with_ast
         else "shipped without an AST beside it: no AST was trained with this split and these "
         "training settings, so the main table below has no AST row"
@@ -245,14 +263,14 @@ Labels (fixed order = output order): {", ".join(f"`{x}`" for x in spec.labels)}.
 
 ## Model
 
-{_describe(config, shipped, "ast" in report["models"])}
+{_describe(config, shipped, "ast" in report["models"], by_cv=(run_dir / "final.json").is_file())}
 Windows of {config["input"]["window_frames"]} frames (10 ms each) taken
 {config["input"]["hop_frames"]} frames apart (the last aligned to the clip's end); a clip's
 prediction is the mean softmax over its windows. Weights: {weights_mb:.1f} MB (float32).
 Front end: mono 16 kHz (soxr), {"band-limited to " + str(front["band_limit_hz"]) + " Hz by a round trip through " + str(2 * front["band_limit_hz"]) + " Hz (so 8 kHz and 16 kHz sources look alike)" if front.get("band_limit_hz") else "full band"}.
 
 Training: AdamW lr {training["lr"]}, weight decay {training["weight_decay"]}, batch {training["batch_size"]},
-{training["epoch_size"] or "one pass of"} class-balanced draws per epoch, SpecAugment, mixup (alpha
+{training["epoch_size"] or "one pass of"} {DRAWS_WORDS.get(training.get("balance", "sampler"), DRAWS_WORDS["sampler"])}, SpecAugment, mixup (alpha
 {training["mixup_alpha"]}), random window crops; early stopping on validation macro-F1 (best epoch
 {best["epoch"]} of {len(history)}: val macro-F1 {best["val_macro_f1"]:.3f}, balanced accuracy
 {best["val_balanced_accuracy"]:.3f}); seed {training["seed"]}, split seed {training["split_seed"]}.{_length_guard(training)}

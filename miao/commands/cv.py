@@ -109,7 +109,6 @@ def cv(
                 extra = ""
                 if final_path.is_file():  # the shipped weights came from --final: say so
                     extra = crossval.final_note(json.loads(final_path.read_text()))
-                    crossval.fix_card_choice(card_path, str(config.get("balance", "sampler")))
                 crossval.add_card_section(
                     card_path, report, name, " ".join(filter(None, [note, extra]))
                 )

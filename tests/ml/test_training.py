@@ -94,3 +94,42 @@ def test_evaluation_report_and_model_card(
     labeller = Labeller(card.parent)
     assert labeller.model_id in text and "majority class" in text
     assert (card.parent / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_card_says_how_the_shipped_run_was_chosen_and_drawn(
+    tiny_run: tuple[Path, object], shared_dir: Path, tmp_path: Path
+) -> None:
+    """A run trained by ``miao cv --final`` (it has final.json) was chosen by cross-validation,
+    and a run with ``balance=loss`` drew its epochs at natural frequencies: the card says so."""
+    import shutil
+
+    from ml.evaluate import evaluate_runs
+    from ml.model_card import CV_CHOICE, DRAWS_WORDS, VAL_CHOICE, write_card
+
+    def flat(text: str) -> str:
+        return " ".join(text.split())
+
+    cache, result = tiny_run
+    run_dir = tmp_path / "mfcc_cnn"
+    shutil.copytree(result.run_dir, run_dir)  # type: ignore[attr-defined]
+    split = read_split(run_dir / "split.csv", shared_dir)
+    runs = {"ast": run_dir, "mfcc_cnn": run_dir}  # the same weights twice: only the words matter
+    report = evaluate_runs(split, runs, ["bark", "non_bark"], part="val", cache_dir=cache)
+    plain = flat(
+        write_card(
+            "dog-bark", run_dir, split, report, None, tmp_path / "a", shipped="mfcc_cnn"
+        ).read_text()
+    )
+    assert VAL_CHOICE in plain and CV_CHOICE not in plain and DRAWS_WORDS["sampler"] in plain
+
+    config = json.loads((run_dir / "config.json").read_text())
+    config["training"]["balance"] = "loss"
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (run_dir / "final.json").write_text("{}")
+    text = flat(
+        write_card(
+            "dog-bark", run_dir, split, report, None, tmp_path / "b", shipped="mfcc_cnn"
+        ).read_text()
+    )
+    assert CV_CHOICE in text and VAL_CHOICE not in text
+    assert DRAWS_WORDS["loss"] in text and DRAWS_WORDS["sampler"] not in text
