@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,27 @@ def _key(path: Path) -> str:
     return hashlib.sha1(raw.encode()).hexdigest()
 
 
+def _cached(
+    paths: Sequence[Path], folder: Path, compute: Callable[[Path], np.ndarray], label: str
+) -> list[np.ndarray]:
+    """``compute(path)`` of every file, stored as float16 under ``folder`` and read back."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [folder / f"{_key(Path(path))}.npy" for path in paths]
+    missing = [i for i, file in enumerate(files) if not file.exists()]
+    if missing:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as progress:
+            job = progress.add_task(label, total=len(missing))
+            for i in missing:
+                features = compute(Path(paths[i]))
+                tmp = folder / f".{os.getpid()}-{files[i].name}"
+                np.save(tmp, features.astype(np.float16))
+                tmp.replace(files[i])  # atomic: a reader never sees half a file
+                progress.advance(job)
+    return [np.load(file).astype(np.float32) for file in files]
+
+
 def cached_features(
     paths: Sequence[Path],
     front_end: FrontEnd,
@@ -31,32 +52,12 @@ def cached_features(
     progress_label: str | None = None,
 ) -> list[np.ndarray]:
     """The front end's features of every file (float32), computing and storing those missing."""
-    folder = cache_dir / "features" / front_end.tag
-    folder.mkdir(parents=True, exist_ok=True)
-    out: list[np.ndarray | None] = [None] * len(paths)
-    missing: list[int] = []
-    for i, path in enumerate(paths):
-        file = folder / f"{_key(Path(path))}.npy"
-        if file.exists():
-            out[i] = np.load(file).astype(np.float32)
-        else:
-            missing.append(i)
-    if missing:
-        from rich.progress import Progress
-
-        with Progress(transient=True) as progress:
-            job = progress.add_task(
-                progress_label or f"features {front_end.tag}", total=len(missing)
-            )
-            for i in missing:
-                path = Path(paths[i])
-                features = front_end.features(load_audio(path))
-                tmp = folder / f".{os.getpid()}-{_key(path)}.npy"
-                np.save(tmp, features.astype(np.float16))
-                tmp.replace(folder / f"{_key(path)}.npy")
-                out[i] = features.astype(np.float16).astype(np.float32)
-                progress.advance(job)
-    return [x for x in out if x is not None]
+    return _cached(
+        paths,
+        cache_dir / "features" / front_end.tag,
+        lambda path: front_end.features(load_audio(path)),
+        progress_label or f"features {front_end.tag}",
+    )
 
 
 def cached_augmented_features(
@@ -80,25 +81,13 @@ def cached_augmented_features(
 
     noise_key = hashlib.sha1("|".join(sorted(str(p) for p in noise_files)).encode()).hexdigest()
     folder = cache_dir / "features" / f"{front_end.tag}-aug-s{seed}-c{copy}-{noise_key[:8]}"
-    folder.mkdir(parents=True, exist_ok=True)
     augment: WaveAugment | None = None
-    out: list[np.ndarray] = []
-    missing = [i for i, p in enumerate(paths) if not (folder / f"{_key(Path(p))}.npy").exists()]
-    from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
-        job = progress.add_task(f"augmented copy {copy} {front_end.tag}", total=len(missing))
-        for path in paths:
-            path = Path(path)
-            file = folder / f"{_key(path)}.npy"
-            if not file.exists():
-                if augment is None:
-                    augment = WaveAugment(noise_files, seed=seed)
-                augment.rng = np.random.default_rng([seed, copy, zlib.crc32(str(path).encode())])
-                features = front_end.features(augment(load_audio(path)))
-                tmp = folder / f".{os.getpid()}-{_key(path)}.npy"
-                np.save(tmp, features.astype(np.float16))
-                tmp.replace(file)
-                progress.advance(job)
-            out.append(np.load(file).astype(np.float32))
-    return out
+    def compute(path: Path) -> np.ndarray:
+        nonlocal augment
+        if augment is None:
+            augment = WaveAugment(noise_files, seed=seed)
+        augment.rng = np.random.default_rng([seed, copy, zlib.crc32(str(path).encode())])
+        return front_end.features(augment(load_audio(path)))
+
+    return _cached(paths, folder, compute, f"augmented copy {copy} {front_end.tag}")
