@@ -129,20 +129,6 @@ def _describe(
     config: dict[str, Any], shipped: str, compared_with_ast: bool = True, by_cv: bool = False
 ) -> str:
     model = config["model"]
-    if shipped == "ast":
-        size = model["size"]
-        return (
-            "`transformers` `ASTForAudioClassification` trained from scratch (no pretrained AST "
-            f"weights can be had here): {size['layers']} layers, hidden {size['hidden']}, "
-            f"{size['heads']} heads, 16x16 patches with stride {size['stride']} (no overlap), on "
-            "AST log-mel features (128 bins, 25 ms / 10 ms, AudioSet normalisation)."
-        )
-    why = (
-        f"shipped instead of the AST {CV_CHOICE if by_cv else VAL_CHOICE}"
-        if compared_with_ast
-        else "shipped without an AST beside it: no AST was trained with this split and these "
-        "training settings, so the main table below has no AST row"
-    )
     distill = float(config.get("training", {}).get("distill_weight") or 0.0)
     teacher = (
         f" Distilled from YAMNet: a second head learnt the teacher's pooled clip scores (mean "
@@ -150,6 +136,21 @@ def _describe(
         f"{distill:g}; the teacher ran in training only, and labelling uses the first head alone."
         if distill
         else ""
+    )
+    if shipped == "ast":
+        size = model["size"]
+        return (
+            "`transformers` `ASTForAudioClassification` trained from scratch (no pretrained AST "
+            f"weights can be had here): {size['layers']} layers, hidden {size['hidden']}, "
+            f"{size['heads']} heads, 16x16 patches with stride {size['stride']} (no overlap), on "
+            "AST log-mel features (128 bins, 25 ms / 10 ms, AudioSet normalisation)."
+            + teacher.replace("a second head", "a head on the AST's distillation token")
+        )
+    why = (
+        f"shipped instead of the AST {CV_CHOICE if by_cv else VAL_CHOICE}"
+        if compared_with_ast
+        else "shipped without an AST beside it: no AST was trained with this split and these "
+        "training settings, so the main table below has no AST row"
     )
     return (
         f"The MFCC + VGG-style CNN baseline (channels {model.get('channels')}), {why}; 40 MFCCs "

@@ -105,8 +105,8 @@ class TrainConfig:
     window_frames: int = 300
     ast_size: dict[str, int | float] = field(default_factory=lambda: asdict(ASTSize()))
     cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 64])
-    # Knowledge distillation (mfcc_cnn): weight of the loss on YAMNet's pooled clip scores,
-    # learnt by a second head from the same embedding. The teacher runs in training only.
+    # Knowledge distillation (mfcc_cnn, ast): weight of the loss on YAMNet's pooled clip scores,
+    # learnt by a second head (the AST: on its distillation token). Teacher in training only.
     distill_weight: float = 0.0
     threads: int = 2
     # Length-shortcut guards (None: the task's default from LENGTH_GUARD, else off):
@@ -143,8 +143,8 @@ class TrainConfig:
             raise ValueError(f"unknown arch {self.arch!r}; known: {', '.join(ARCHES)}")
         if self.distill_weight < 0:
             raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
-        if self.distill_weight and self.arch != "mfcc_cnn":
-            raise ValueError("distillation from YAMNet is built for the mfcc_cnn arch only")
+        if self.distill_weight and self.arch == "yamnet_dnn":
+            raise ValueError("yamnet_dnn runs on the teacher's scores: there is nothing to distil")
         if not self.cnn_channels or min(self.cnn_channels) < 1:
             raise ValueError(f"cnn_channels must be positive widths, got {self.cnn_channels}")
         if self.balance not in ("sampler", "loss", "none"):
@@ -201,7 +201,7 @@ def cap_per_class(clips: Sequence[Clip], cap: int | None, seed: int) -> list[Cli
 def build_fresh_model(config: TrainConfig, labels: list[str]) -> nn.Module:
     if config.arch == "ast":
         size = ASTSize(**{**config.ast_size, "max_length": config.window_frames})  # type: ignore[arg-type]
-        return ASTClassifier(labels, size)
+        return ASTClassifier(labels, size, TEACHER_OUTPUTS if config.distill_weight else 0)
     if config.arch == "mfcc_cnn":
         return MfccCNN(
             labels,

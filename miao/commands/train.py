@@ -44,7 +44,7 @@ def train(
     distill: float = typer.Option(
         0.0,
         min=0.0,
-        help="mfcc_cnn: weight of a second loss on the YAMNet teacher's clip scores "
+        help="mfcc_cnn and ast: weight of a second loss on the YAMNet teacher's clip scores "
         "(knowledge distillation; needs ../shared/models/yamnet in training only). 0: off.",
     ),
     extra_manifest: list[Path] = typer.Option(
@@ -74,8 +74,8 @@ def train(
     if any(a not in ARCHES for a in arches):
         console.print(f"[red]error:[/] unknown arch {arch!r}; {ARCH_HELP}")
         raise typer.Exit(2)
-    if distill and "mfcc_cnn" not in arches:
-        console.print("[red]error:[/] --distill is built for the mfcc_cnn arch only")
+    if distill and arches == ["yamnet_dnn"]:
+        console.print("[red]error:[/] yamnet_dnn runs on the teacher's scores: nothing to distil")
         raise typer.Exit(2)
     base = out or settings.var_dir / "runs" / task
     if extra_manifest and (base / "split.csv").exists():
@@ -99,7 +99,7 @@ def train(
                 max_clips_per_class=max_clips_per_class or None,
                 threads=threads,
                 cnn_channels=cnn_channels,
-                distill_weight=distill if name == "mfcc_cnn" else 0.0,
+                distill_weight=distill if name != "yamnet_dnn" else 0.0,
             )
             run_dir = base / name
             # every arch of a task shares the first one's split: copy it before training

@@ -70,12 +70,20 @@ class ASTClassifier(nn.Module):
 
     input_kind = "logmel"
 
-    def __init__(self, labels: list[str], size: ASTSize | None = None) -> None:
+    def __init__(
+        self, labels: list[str], size: ASTSize | None = None, teacher_outputs: int = 0
+    ) -> None:
         super().__init__()
         self.size = size or ASTSize()
         self.labels = list(labels)
         self.ast = ASTForAudioClassification(self.size.to_config(self.labels))
         self._init_tokens()
+        # DeiT-style distillation: the AST's own distillation token learns the teacher's scores
+        # (training only; labels come from the classifier on the pooled cls + distillation tokens)
+        self.teacher_outputs = teacher_outputs
+        self.teacher_head = (
+            nn.Linear(self.size.hidden, teacher_outputs) if teacher_outputs else None
+        )
 
     @property
     def window_frames(self) -> int:
@@ -96,12 +104,23 @@ class ASTClassifier(nn.Module):
             )
         backbone = self.ast.audio_spectrogram_transformer(features)
         pooled = backbone.pooler_output
-        return ClassifierOutput(logits=self.ast.classifier(pooled), embedding=pooled)
+        teacher = None
+        if self.teacher_head is not None:
+            teacher = self.teacher_head(backbone.last_hidden_state[:, 1])  # distillation token
+        return ClassifierOutput(
+            logits=self.ast.classifier(pooled), embedding=pooled, teacher_logits=teacher
+        )
 
     def config_dict(self) -> dict[str, object]:
-        return {"arch": "ast", "size": self.size.to_dict(), "labels": self.labels}
+        return {
+            "arch": "ast",
+            "size": self.size.to_dict(),
+            "labels": self.labels,
+            "teacher_outputs": self.teacher_outputs,
+        }
 
     @classmethod
     def from_config_dict(cls, config: dict[str, object]) -> ASTClassifier:
         size = ASTSize(**config["size"])  # type: ignore[arg-type]
-        return cls(list(config["labels"]), size)  # type: ignore[arg-type]
+        teacher = int(config.get("teacher_outputs", 0))  # type: ignore[call-overload]
+        return cls(list(config["labels"]), size, teacher)  # type: ignore[arg-type]

@@ -18,14 +18,14 @@ import torch
 
 from ml.data import read_split
 from ml.feature_cache import cached_features
-from ml.models import MfccCNN, build_model, frame_windows
+from ml.models import ASTClassifier, ASTSize, MfccCNN, build_model, frame_windows
 from ml.registry import load_model_dir
 from ml.train import TEACHER_OUTPUTS, TrainConfig, cap_per_class, train
 
 
-def test_distillation_is_refused_where_it_is_not_built() -> None:
-    with pytest.raises(ValueError, match="mfcc_cnn arch only"):
-        TrainConfig(task="dog-bark", arch="ast", distill_weight=1.0)
+def test_distillation_is_refused_where_there_is_nothing_to_distil() -> None:
+    with pytest.raises(ValueError, match="nothing to distil"):
+        TrainConfig(task="dog-bark", arch="yamnet_dnn", distill_weight=1.0)
     with pytest.raises(ValueError, match="distill_weight must be >= 0"):
         TrainConfig(task="dog-bark", arch="mfcc_cnn", distill_weight=-1.0)
     with pytest.raises(ValueError, match="cnn_channels"):
@@ -43,6 +43,17 @@ def test_teacher_head_round_trips_through_its_config() -> None:
     out, again = model(x), rebuilt(x)
     assert out.teacher_logits is not None and out.teacher_logits.shape == (3, 7)
     assert torch.equal(out.logits, again.logits)
+    ast = ASTClassifier(
+        ["bark", "non_bark"], ASTSize(layers=1, hidden=32, heads=2, max_length=100), 7
+    )
+    ast_again = build_model(ast.config_dict())
+    ast_again.load_state_dict(ast.state_dict())
+    ast.eval()
+    ast_again.eval()
+    logmel = torch.randn(2, 100, 128)
+    out_ast = ast(logmel)
+    assert out_ast.teacher_logits is not None and out_ast.teacher_logits.shape == (2, 7)
+    assert torch.equal(out_ast.teacher_logits, ast_again(logmel).teacher_logits)
     plain = MfccCNN(["bark", "non_bark"], window_frames=100, channels=[8, 8, 8])
     assert plain(x).teacher_logits is None
     assert "teacher_head.weight" not in plain.state_dict()
@@ -127,7 +138,7 @@ def test_train_command_refuses_bad_widths_before_training(tmp_path: Path) -> Non
     assert "--channels takes widths" in result.output
     assert not out.exists()  # nothing half-made
     result = CliRunner().invoke(
-        app, ["train", "dog-bark", "--arch", "ast", "--distill", "5", "--out", str(out)]
+        app, ["train", "dog-bark", "--arch", "yamnet_dnn", "--distill", "5", "--out", str(out)]
     )
-    assert result.exit_code == 2 and "mfcc_cnn arch only" in result.output, result.output
+    assert result.exit_code == 2 and "nothing to distil" in result.output, result.output
     assert not out.exists()
