@@ -79,24 +79,30 @@ def _table(report: dict[str, Any], task: str, shipped: str) -> str:
     return "\n".join(lines)
 
 
-def earlier_rows(previous: dict[str, Any], report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def earlier_rows(
+    previous: dict[str, Any], report: dict[str, Any], model_id: str | None = None
+) -> dict[str, dict[str, Any]]:
     """Rows of a task's previous ``metrics.json`` worth keeping beside a new report.
 
     Only when it scored the same test split (same clips, groups and labels): the model it
-    shipped, and any model the new report lacks (an AST whose run is gone, say). Keyed by
-    what the card shows as the row's name.
+    shipped (unless that is ``model_id``, the one being shipped now), its own earlier rows, and
+    any model the new report lacks, such as an AST whose run is gone. An earlier AST stays even
+    beside a new one: they were trained differently. Keyed by the row's name on the card.
     """
     same = all(previous.get(k) == report.get(k) for k in ("n_clips", "n_groups", "class_counts"))
     if not same or previous.get("part") != "test":
         return {}
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, dict[str, Any]] = dict(previous.get("earlier", {}))
     shipped = previous.get("shipped")
     for name, result in previous.get("models", {}).items():
         if name == "majority" or name not in _MODEL_NAMES:
             continue
         if name == shipped:
-            rows[f"{_MODEL_NAMES[name]}, shipped before (id {previous['model_id'][:8]}…)"] = result
-        elif name not in report["models"]:
+            if previous.get("model_id") != model_id:
+                rows[f"{_MODEL_NAMES[name]}, shipped before (id {previous['model_id'][:8]}…)"] = (
+                    result
+                )
+        elif name == "ast" or name not in report["models"]:
             rows[f"{_MODEL_NAMES[name]}, earlier run (weights not kept)"] = result
     return rows
 

@@ -101,7 +101,7 @@ def evaluate(
             console.print("[red]error:[/] --ship needs the test report (--part test)")
             raise typer.Exit(2)
         from ml.model_card import earlier_rows, write_card
-        from ml.registry import WEIGHTS_DIR
+        from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, sha256_file
 
         val_report = evaluate_runs(split, found, spec.labels, part="val", cache_dir=cache)
         shippable = [a for a in ("ast", "mfcc_cnn") if a in found]
@@ -122,7 +122,7 @@ def evaluate(
             val_report,
             WEIGHTS_DIR / task,
             shipped=chosen,
-            earlier=earlier_rows(previous, report),
+            earlier=earlier_rows(previous, report, sha256_file(found[chosen] / WEIGHTS_FILE)),
         )
         console.print(f"[green]shipped[/] {card.parent}")
     if json_output:

@@ -41,3 +41,19 @@ def test_another_split_keeps_nothing() -> None:
     assert earlier_rows(previous, _report({}, n_clips=11)) == {}
     assert earlier_rows({}, _report({})) == {}
     assert earlier_rows({**previous, "part": "val"}, _report({})) == {}
+
+
+def test_a_reship_keeps_the_earlier_rows_and_not_itself() -> None:
+    shipped_id = "5fea2adc" + "0" * 56
+    previous = _report(
+        {"majority": _result(0.6), "mfcc_cnn": _result(0.8), "yamnet_dnn": _result(0.7)},
+        model_id=shipped_id,
+        shipped="mfcc_cnn",
+        earlier={"AST, earlier run (weights not kept)": _result(0.5)},
+    )
+    new = _report({"ast": _result(0.65), "mfcc_cnn": _result(0.8), "yamnet_dnn": _result(0.7)})
+    assert earlier_rows(previous, new, model_id=shipped_id) == {
+        "AST, earlier run (weights not kept)": _result(0.5)
+    }
+    other = earlier_rows(previous, new, model_id="f" * 64)
+    assert "MFCC + VGG-style CNN, shipped before (id 5fea2adc…)" in other
