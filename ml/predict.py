@@ -60,6 +60,17 @@ class InputSpec:
         )
 
 
+def clip_windows(clip: np.ndarray, spec: InputSpec) -> torch.Tensor:
+    """A clip's raw features, normalised and cut into the model's windows ``[n, frames, bins]``."""
+    return frame_windows(
+        torch.from_numpy(spec.normalise(clip).astype(np.float32)),
+        spec.window_frames,
+        spec.hop_frames,
+        pad_value=spec.pad_value,
+        fill=spec.fill,
+    )
+
+
 @torch.inference_mode()
 def clip_probabilities(
     model: nn.Module, clips: Sequence[np.ndarray], spec: InputSpec, batch_size: int = 64
@@ -80,13 +91,7 @@ def clip_probabilities(
         # the floating-point path of the convolutions).
         rows = []
         for clip in clips:
-            w = frame_windows(
-                torch.from_numpy(spec.normalise(clip).astype(np.float32)),
-                spec.window_frames,
-                spec.hop_frames,
-                pad_value=spec.pad_value,
-                fill=spec.fill,
-            )
+            w = clip_windows(clip, spec)
             probs = torch.cat(
                 [
                     torch.softmax(model(w[i : i + batch_size]).logits, -1)

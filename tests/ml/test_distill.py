@@ -18,7 +18,8 @@ import torch
 
 from ml.data import read_split
 from ml.feature_cache import cached_features
-from ml.models import ASTClassifier, ASTSize, MfccCNN, build_model, frame_windows
+from ml.models import ASTClassifier, ASTSize, MfccCNN, build_model
+from ml.predict import clip_windows
 from ml.registry import load_model_dir
 from ml.train import TEACHER_OUTPUTS, TrainConfig, cap_per_class, train
 
@@ -100,13 +101,7 @@ def test_a_distilled_run_learns_the_teachers_scores(tmp_path: Path, shared_dir: 
         rows = []
         with torch.inference_mode():
             for feats in cached_features(paths, config.front_end, cache):
-                windows = frame_windows(
-                    torch.from_numpy(spec.normalise(feats).astype(np.float32)),
-                    spec.window_frames,
-                    spec.hop_frames,
-                    pad_value=spec.pad_value,
-                    fill=spec.fill,
-                )
+                windows = clip_windows(feats, spec)
                 rows.append(torch.sigmoid(model(windows).teacher_logits).mean(0).numpy())
         return np.stack(rows)
 
