@@ -61,22 +61,28 @@ def metric_value(result: dict[str, Any], key: str) -> float:
     return float(result[key])
 
 
-def _table(report: dict[str, Any], task: str, shipped: str) -> str:
+def _rows_table(rows: list[tuple[str, dict[str, Any]]], task: str) -> str:
+    """A markdown table of (shown name, result) rows, with the task's per-class target columns."""
     extra = [(k, label) for k, label, _ in TARGETS.get(task, []) if k.startswith("f1:")]
     head = "| model | accuracy | macro-F1 | balanced accuracy |" + "".join(
         f" {label} |" for _, label in extra
     )
     lines = [head, "|---" * (4 + len(extra)) + "|"]
-    for name in ("ast", "mfcc_cnn", "yamnet_dnn", "majority"):
-        if name not in report["models"]:
-            continue
-        r = report["models"][name]
-        shown = _MODEL_NAMES[name] + (" **(shipped)**" if name == shipped else "")
+    for shown, r in rows:
         row = f"| {shown} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
         row += f"{r['balanced_accuracy']:.3f} |"
         row += "".join(f" {metric_value(r, k):.3f} |" for k, _ in extra)
         lines.append(row)
     return "\n".join(lines)
+
+
+def _table(report: dict[str, Any], task: str, shipped: str) -> str:
+    rows = [
+        (_MODEL_NAMES[name] + (" **(shipped)**" if name == shipped else ""), report["models"][name])
+        for name in ("ast", "mfcc_cnn", "yamnet_dnn", "majority")
+        if name in report["models"]
+    ]
+    return _rows_table(rows, task)
 
 
 def earlier_rows(
@@ -107,20 +113,6 @@ def earlier_rows(
     return rows
 
 
-def _earlier_table(rows: dict[str, dict[str, Any]], task: str) -> str:
-    extra = [(k, label) for k, label, _ in TARGETS.get(task, []) if k.startswith("f1:")]
-    head = "| model | accuracy | macro-F1 | balanced accuracy |" + "".join(
-        f" {label} |" for _, label in extra
-    )
-    lines = [head, "|---" * (4 + len(extra)) + "|"]
-    for shown, r in rows.items():
-        row = f"| {shown} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
-        row += f"{r['balanced_accuracy']:.3f} |"
-        row += "".join(f" {metric_value(r, k):.3f} |" for k, _ in extra)
-        lines.append(row)
-    return "\n".join(lines)
-
-
 def _per_class(result: dict[str, Any]) -> str:
     lines = ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for label, m in result["per_class"].items():
@@ -136,8 +128,9 @@ def _describe(
 ) -> str:
     model = config["model"]
     distill = float(config.get("training", {}).get("distill_weight") or 0.0)
+    head = "a head on the AST's distillation token" if shipped == "ast" else "a second head"
     teacher = (
-        f" Distilled from YAMNet: a second head learnt the teacher's pooled clip scores (mean "
+        f" Distilled from YAMNet: {head} learnt the teacher's pooled clip scores (mean "
         f"and max of its 521 AudioSet classes, on the same band-limited audio) with loss weight "
         f"{distill:g}; the teacher ran in training only, and labelling uses the first head alone."
         if distill
@@ -149,8 +142,7 @@ def _describe(
             "`transformers` `ASTForAudioClassification` trained from scratch (no pretrained AST "
             f"weights can be had here): {size['layers']} layers, hidden {size['hidden']}, "
             f"{size['heads']} heads, 16x16 patches with stride {size['stride']} (no overlap), on "
-            "AST log-mel features (128 bins, 25 ms / 10 ms, AudioSet normalisation)."
-            + teacher.replace("a second head", "a head on the AST's distillation token")
+            "AST log-mel features (128 bins, 25 ms / 10 ms, AudioSet normalisation)." + teacher
         )
     why = (
         f"shipped instead of the AST {CV_CHOICE if by_cv else VAL_CHOICE}"
@@ -225,21 +217,24 @@ def write_card(
     out_dir: Path,
     limits: str = "",
     shipped: str = "ast",
-    earlier: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     """Copy the ``shipped`` run's weights and config into ``out_dir``; write card, metrics, PNG.
 
     ``shipped`` names the run in ``report["models"]`` whose weights ``run_dir`` holds (the AST
     by design; a baseline only when it won on validation — the card says which and why).
-    ``earlier``: test rows of models scored before on the same split (:func:`earlier_rows`).
+    A ``metrics.json`` already in ``out_dir`` (the model shipped before) lends the card its rows
+    that still compare (:func:`earlier_rows`) before it is replaced.
     """
     spec = get_task(task)
     out_dir.mkdir(parents=True, exist_ok=True)
+    previous_path = out_dir / "metrics.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
     shutil.copyfile(run_dir / WEIGHTS_FILE, out_dir / WEIGHTS_FILE)
     config = json.loads((run_dir / "config.json").read_text())
     (out_dir / "config.json").write_text(json.dumps(config, indent=2))
     model_id = sha256_file(out_dir / WEIGHTS_FILE)
     report = {**report, "model_id": model_id, "shipped": shipped}
+    earlier = earlier_rows(previous, report, model_id)
     if earlier:
         report["earlier"] = earlier
     write_report(report, out_dir / "metrics.json")
@@ -302,7 +297,7 @@ recording) — no group is on two sides. Seeded and written to `split.csv` of th
 
 {_table(report, task, shipped)}
 
-{"" if not earlier else "Scored earlier on the same test split, for comparison:" + chr(10) * 2 + _earlier_table(earlier, task) + chr(10) * 2}Targets from issue 4 (shipped model):
+{"" if not earlier else "Scored earlier on the same test split, for comparison:" + chr(10) * 2 + _rows_table(list(earlier.items()), task) + chr(10) * 2}Targets from issue 4 (shipped model):
 {chr(10).join(targets_met(report, task, shipped))}
 
 Per class (shipped model):

@@ -100,8 +100,8 @@ def evaluate(
         if part != "test":
             console.print("[red]error:[/] --ship needs the test report (--part test)")
             raise typer.Exit(2)
-        from ml.model_card import earlier_rows, write_card
-        from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, sha256_file
+        from ml.model_card import write_card
+        from ml.registry import WEIGHTS_DIR
 
         val_report = evaluate_runs(split, found, spec.labels, part="val", cache_dir=cache)
         shippable = [a for a in ("ast", "mfcc_cnn") if a in found]
@@ -112,17 +112,8 @@ def evaluate(
         else:
             console.print(f"[red]error:[/] cannot ship {ship_arch!r}; trained: {shippable}")
             raise typer.Exit(2)
-        previous_path = WEIGHTS_DIR / task / "metrics.json"
-        previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
         card = write_card(
-            task,
-            found[chosen],
-            split,
-            report,
-            val_report,
-            WEIGHTS_DIR / task,
-            shipped=chosen,
-            earlier=earlier_rows(previous, report, sha256_file(found[chosen] / WEIGHTS_FILE)),
+            task, found[chosen], split, report, val_report, WEIGHTS_DIR / task, shipped=chosen
         )
         console.print(f"[green]shipped[/] {card.parent}")
     if json_output:
