@@ -93,7 +93,8 @@ def earlier_rows(
     Only when it scored the same test split (same clips, groups and labels): the model it
     shipped (unless that is ``model_id``, the one being shipped now), its own earlier rows, and
     any model the new report lacks, such as an AST whose run is gone. An earlier AST stays even
-    beside a new one: they were trained differently. Keyed by the row's name on the card.
+    beside a new one (they were trained differently), unless it scored exactly what the new
+    report's AST scored: that is the same run again. Keyed by the row's name on the card.
     """
     same = all(previous.get(k) == report.get(k) for k in ("n_clips", "n_groups", "class_counts"))
     if not same or previous.get("part") != "test":
@@ -108,8 +109,10 @@ def earlier_rows(
                 rows[f"{_MODEL_NAMES[name]}, shipped before (id {previous['model_id'][:8]}…)"] = (
                     result
                 )
+        elif report["models"].get(name) == result:
+            continue  # the same run, scored again
         elif name == "ast" or name not in report["models"]:
-            rows[f"{_MODEL_NAMES[name]}, earlier run (weights not kept)"] = result
+            rows.setdefault(f"{_MODEL_NAMES[name]}, earlier run (weights not kept)", result)
     return rows
 
 

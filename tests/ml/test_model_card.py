@@ -57,3 +57,17 @@ def test_a_reship_keeps_the_earlier_rows_and_not_itself() -> None:
     }
     other = earlier_rows(previous, new, model_id="f" * 64)
     assert "MFCC + VGG-style CNN, shipped before (id 5fea2adc…)" in other
+
+
+def test_the_same_run_scored_again_does_not_push_out_the_earlier_ast() -> None:
+    shipped_id = "5fea2adc" + "0" * 56
+    previous = _report(
+        {"ast": _result(0.65), "mfcc_cnn": _result(0.8)},
+        model_id=shipped_id,
+        shipped="mfcc_cnn",
+        earlier={"AST, earlier run (weights not kept)": _result(0.5)},
+    )
+    again = _report({"ast": _result(0.65), "mfcc_cnn": _result(0.8)})
+    assert earlier_rows(previous, again, model_id=shipped_id) == {
+        "AST, earlier run (weights not kept)": _result(0.5)
+    }
