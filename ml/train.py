@@ -500,6 +500,7 @@ def train(
     calib_idx = calib_rng.choice(len(y_train), size=(16, config.batch_size), replace=True, p=draw_p)
     calibration = [draw_batch(row, calib_rng) for row in calib_idx] if config.bn_recalibrate else []
     weight = class_weight if config.balance == "loss" else None
+    distilling = config.distill_weight > 0
     history: list[dict[str, float]] = []
     best = (-1.0, -1)
     best_balanced = 0.0
@@ -532,7 +533,6 @@ def train(
                 if spec.kind != "yamnet" and config.spec_augment:
                     xb = spec_augment(xb, rng)
                 yb = nn.functional.one_hot(torch.from_numpy(y_train[idx]), len(labels)).float()
-                distilling = config.distill_weight > 0
                 if distilling:  # teacher scores and their weight ride along through mixup
                     yb = torch.cat(
                         [

@@ -19,8 +19,7 @@ import numpy as np
 from backend.settings import get_settings
 from ml.registry import ModelNotFoundError, load_labeller
 from ml.synth.corpus import load_voices
-from ml.synth.eval_synth import EVAL_MOODS, _yamnet, yamnet_cat_share
-from ml.synth.mel import loudness_envelope, pearson
+from ml.synth.eval_synth import catify_all, load_yamnet, yamnet_cat_share
 from ml.synth.pipeline import VoiceToCat
 
 
@@ -43,27 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     pool = voices.indices("train")
     chosen = np.random.default_rng(1).choice(pool, size=min(args.clips, len(pool)), replace=False)
     inputs = [voices.wave(int(i)) for i in chosen]
-    style, yamnet = VoiceToCat(), _yamnet()
+    style, yamnet = VoiceToCat(), load_yamnet()
     rows = []
     for strength in strengths:
-        outs = [
-            style.catify(w, mood=EVAL_MOODS[n % 3], seed=n, strength=strength).wave
-            for n, w in enumerate(inputs)
-        ]
+        outs, rhythm_r = catify_all(style, inputs, strength)
         labels = [p.label for p in source.predict_many(outs)]
         rows.append(
             {
                 "strength": strength,
                 "cat_share": labels.count("cat") / len(labels),
                 "labels": {k: labels.count(k) for k in sorted(set(labels))},
-                "rhythm_r": float(
-                    np.mean(
-                        [
-                            pearson(loudness_envelope(w), loudness_envelope(o))
-                            for w, o in zip(inputs, outs, strict=True)
-                        ]
-                    )
-                ),
+                "rhythm_r": rhythm_r,
                 "yamnet_cat_share": yamnet_cat_share(yamnet, outs) if yamnet else None,
             }
         )

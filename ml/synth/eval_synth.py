@@ -108,7 +108,26 @@ def yamnet_cat_share(yamnet: Any, waves: list[np.ndarray]) -> float:
     return float(np.mean(wins))
 
 
-def _yamnet() -> Any | None:
+def catify_all(
+    style: VoiceToCat,
+    voices: list[np.ndarray],
+    strength: float | None = None,
+    tick: Callable[[str, int, int], None] | None = None,
+) -> tuple[list[np.ndarray], float]:
+    """Style transfers of ``voices`` (moods cycling happy, curious, sleepy; seed = index) and
+    rhythm kept: the mean Pearson r of input and output loudness envelopes."""
+    outputs, rs = [], []
+    for n, voice in enumerate(voices):
+        out = style.catify(voice, mood=EVAL_MOODS[n % len(EVAL_MOODS)], seed=n, strength=strength)
+        outputs.append(out.wave)
+        rs.append(pearson(loudness_envelope(voice), loudness_envelope(out.wave)))
+        if tick:
+            tick("style transfer", n + 1, len(voices))
+    return outputs, float(np.mean(rs))
+
+
+def load_yamnet() -> Any | None:
+    """The shared YAMNet model, or None where it (or a TFLite interpreter) is missing."""
     from ml.embeddings import Yamnet, YamnetUnavailableError
 
     try:
@@ -229,36 +248,27 @@ def evaluate_synth(
     chosen = np.random.default_rng(0).choice(
         held_out, size=min(transfers, len(held_out)), replace=False
     )
-    outputs, rs = [], []
-    for n, i in enumerate(chosen):
-        voice = voices.wave(int(i))
-        out = style.catify(voice, mood=EVAL_MOODS[n % len(EVAL_MOODS)], seed=n).wave
-        outputs.append(out)
-        rs.append(pearson(loudness_envelope(voice), loudness_envelope(out)))
-        tick("style transfer", n + 1, len(chosen))
-    report["rhythm_r"] = float(np.mean(rs))
+    inputs = [voices.wave(int(i)) for i in chosen]
+    outputs, report["rhythm_r"] = catify_all(style, inputs, tick=tick)
     report["held_out_speakers"] = list(HELD_OUT_SPEAKERS)
     if source is not None:
         labels = [p.label for p in source.predict_many(outputs)]
         report["style_cat_share"] = float(np.mean([label == "cat" for label in labels]))
         report["style_source_labels"] = {k: labels.count(k) for k in sorted(set(labels))}
-        inputs = [voices.wave(int(i)) for i in chosen]
         report["style_input_cat_share"] = float(
             np.mean([p.label == "cat" for p in source.predict_many(inputs)])
         )
         report["controls"] = source_controls(source, cats, [len(w) for w in inputs])
     else:
         report["style_cat_share"] = None
-    yamnet = _yamnet()
+    yamnet = load_yamnet()
     if yamnet is not None:
         tick("YAMNet second opinion", 0, 1)
         report["yamnet"] = {
             "generated_cat_share": yamnet_cat_share(yamnet, waves),
             "real_cat_share": yamnet_cat_share(yamnet, real_waves),
             "style_cat_share": yamnet_cat_share(yamnet, outputs),
-            "style_input_cat_share": yamnet_cat_share(
-                yamnet, [voices.wave(int(i)) for i in chosen]
-            ),
+            "style_input_cat_share": yamnet_cat_share(yamnet, inputs),
         }
         tick("YAMNet second opinion", 1, 1)
     return report
