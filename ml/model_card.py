@@ -141,9 +141,18 @@ def _describe(
     )
     if shipped == "ast":
         size = model["size"]
+        pre = config.get("pretrained")
+        start = (
+            "fine-tuned from this project's own self-supervised encoder (`miao pretrain`: "
+            f"{pre['mask_ratio']:.0%} of the log-mel patches blanked and rebuilt, {pre['epochs']} "
+            f"epochs on {pre['clips']} unlabelled clips without this task's validation and test "
+            f"groups; encoder {str(pre['encoder_id'])[:12]}…; no outside pretrained weights)"
+            if pre
+            else "trained from scratch (no pretrained AST weights can be had here)"
+        )
         return (
-            "`transformers` `ASTForAudioClassification` trained from scratch (no pretrained AST "
-            f"weights can be had here): {size['layers']} layers, hidden {size['hidden']}, "
+            f"`transformers` `ASTForAudioClassification` {start}: "
+            f"{size['layers']} layers, hidden {size['hidden']}, "
             f"{size['heads']} heads, 16x16 patches with stride {size['stride']} (no overlap), on "
             "AST log-mel features (128 bins, 25 ms / 10 ms, AudioSet normalisation)." + teacher
         )
@@ -211,6 +220,24 @@ def targets_met(report: dict[str, Any], task: str, shipped: str = "ast") -> list
     return out
 
 
+NOTES_HEADING = "## Notes (kept when the model is shipped again)"
+
+
+def kept_notes(card: str) -> str:
+    """The body of a card's notes section (written by hand), or "" when it has none."""
+    start = card.find(NOTES_HEADING)
+    if start < 0:
+        return ""
+    body = card[start + len(NOTES_HEADING) :]
+    end = body.find("\n## ")
+    return (body if end < 0 else body[:end]).strip()
+
+
+def _notes_section(previous_card: str, notes: str) -> str:
+    kept = "\n\n".join(part for part in (kept_notes(previous_card), notes.strip()) if part)
+    return f"{NOTES_HEADING}\n\n{kept}\n\n" if kept else ""
+
+
 def write_card(
     task: str,
     run_dir: Path,
@@ -220,18 +247,23 @@ def write_card(
     out_dir: Path,
     limits: str = "",
     shipped: str = "ast",
+    notes: str = "",
 ) -> Path:
     """Copy the ``shipped`` run's weights and config into ``out_dir``; write card, metrics, PNG.
 
     ``shipped`` names the run in ``report["models"]`` whose weights ``run_dir`` holds (the AST
     by design; a baseline only when it won on validation — the card says which and why).
     A ``metrics.json`` already in ``out_dir`` (the model shipped before) lends the card its rows
-    that still compare (:func:`earlier_rows`) before it is replaced.
+    that still compare (:func:`earlier_rows`) before it is replaced. So does its card: the
+    section under :data:`NOTES_HEADING` (what people wrote by hand: how a compared run was
+    trained, say) is carried over, with ``notes`` appended.
     """
     spec = get_task(task)
     out_dir.mkdir(parents=True, exist_ok=True)
     previous_path = out_dir / "metrics.json"
     previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
+    card_path = out_dir / "MODEL_CARD.md"
+    notes_section = _notes_section(card_path.read_text() if card_path.is_file() else "", notes)
     shutil.copyfile(run_dir / WEIGHTS_FILE, out_dir / WEIGHTS_FILE)
     config = json.loads((run_dir / "config.json").read_text())
     (out_dir / "config.json").write_text(json.dumps(config, indent=2))
@@ -309,11 +341,10 @@ Per class (shipped model):
 
 Confusion matrix: `confusion.png`. All numbers: `metrics.json`.
 {"" if val_report is None else chr(10) + "Validation (used for early stopping and choices), for comparison:" + chr(10) * 2 + _table(val_report, task, shipped) + chr(10)}
-## Limits
+{notes_section}## Limits
 
 {limits or "Small test split: a few groups decide the numbers; expect wide error bars."}
 The held-out recordings kept back from `../shared` (other cats, families, clips) will say more.
 """
-    path = out_dir / "MODEL_CARD.md"
-    path.write_text(card)
-    return path
+    card_path.write_text(card)
+    return card_path

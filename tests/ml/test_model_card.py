@@ -71,3 +71,32 @@ def test_the_same_run_scored_again_does_not_push_out_the_earlier_ast() -> None:
     assert earlier_rows(previous, again, model_id=shipped_id) == {
         "AST, earlier run (weights not kept)": _result(0.5)
     }
+
+
+def test_an_ast_card_says_whether_it_started_from_the_projects_own_encoder() -> None:
+    from ml.model_card import _describe
+
+    size = {"layers": 4, "hidden": 192, "heads": 3, "stride": 16}
+    scratch = _describe({"model": {"size": size}, "training": {}}, "ast")
+    assert "trained from scratch" in scratch and "miao pretrain" not in scratch
+    pre = {"mask_ratio": 0.5, "epochs": 60, "clips": 3448, "encoder_id": "ab" * 32}
+    tuned = _describe({"model": {"size": size}, "training": {}, "pretrained": pre}, "ast")
+    assert "trained from scratch" not in tuned
+    assert "50% of the log-mel patches" in tuned and "60 epochs on 3448" in tuned
+    assert "abababababab…" in tuned
+
+
+def test_hand_written_notes_survive_a_reship() -> None:
+    from ml.model_card import NOTES_HEADING, _notes_section, kept_notes
+
+    card = (
+        "# x\n\n## Group-held-out test metrics\n\n| a |\n\n"
+        f"{NOTES_HEADING}\n\nThe AST row was trained for 30 epochs.\n\n## Limits\n\nSmall.\n"
+    )
+    assert kept_notes(card) == "The AST row was trained for 30 epochs."
+    assert kept_notes("# x\n\n## Limits\n") == ""
+    again = _notes_section(card, "Re-shipped with more epochs.")
+    assert again.startswith(NOTES_HEADING)
+    assert "trained for 30 epochs.\n\nRe-shipped with more epochs." in again
+    assert "Limits" not in again
+    assert _notes_section("# x\n\n## Limits\n", "") == ""
