@@ -28,6 +28,7 @@ _COMMANDS: list[str] = [
     "miao.commands.cid",
     "miao.commands.api",
     "miao.commands.eda",
+    "miao.commands.pretrain",
     "miao.commands.train",
     "miao.commands.eval",
     "miao.commands.cv",

@@ -108,6 +108,8 @@ class TrainConfig:
     # Knowledge distillation (mfcc_cnn, ast): weight of the loss on YAMNet's pooled clip scores,
     # learnt by a second head (the AST: on its distillation token). Teacher in training only.
     distill_weight: float = 0.0
+    # A self-supervised encoder (``miao pretrain``) the AST starts from; None: from scratch.
+    init_from: str | None = None
     threads: int = 2
     # Length-shortcut guards (None: the task's default from LENGTH_GUARD, else off):
     fill: str | None = None  # clips shorter than a window: "pad" or "tile" (train and inference)
@@ -145,6 +147,8 @@ class TrainConfig:
             raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
         if self.distill_weight and self.arch == "yamnet_dnn":
             raise ValueError("yamnet_dnn runs on the teacher's scores: there is nothing to distil")
+        if self.init_from and self.arch != "ast":
+            raise ValueError("only the ast starts from a pretrained encoder (--init-from)")
         if not self.cnn_channels or min(self.cnn_channels) < 1:
             raise ValueError(f"cnn_channels must be positive widths, got {self.cnn_channels}")
         if self.balance not in ("sampler", "loss", "none"):
@@ -422,6 +426,11 @@ def train(
         teacher[:n_real] = np.clip(np.stack(scores_of)[:, :TEACHER_OUTPUTS], 0.0, 1.0)
         teacher_mask[:n_real] = 1.0
     model = build_fresh_model(config, labels)
+    pretrained = None
+    if config.init_from:
+        from ml.pretrain import load_encoder
+
+        pretrained = load_encoder(model, Path(config.init_from), config.task)  # type: ignore[arg-type]
     head = getattr(model, "teacher_head", None)
     if config.distill_weight and head is not None:
         # Start the teacher head at the training clips' mean scores: most of the 1,042 are near
@@ -437,6 +446,8 @@ def train(
         "input": spec.to_dict(),
         "training": asdict(config),
     }
+    if pretrained is not None:
+        model_config["pretrained"] = pretrained
     (run_dir / "config.json").write_text(json.dumps(model_config, indent=2))
 
     counts = Counter(y_train.tolist())

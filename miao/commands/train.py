@@ -47,6 +47,12 @@ def train(
         help="mfcc_cnn and ast: weight of a second loss on the YAMNet teacher's clip scores "
         "(knowledge distillation; needs ../shared/models/yamnet in training only). 0: off.",
     ),
+    init_from: Path = typer.Option(
+        None,
+        exists=True,
+        file_okay=False,
+        help="ast: start from this `miao pretrain TASK` run's encoder (same task, same size).",
+    ),
     extra_manifest: list[Path] = typer.Option(
         [],
         exists=True,
@@ -77,11 +83,20 @@ def train(
     if distill and arches == ["yamnet_dnn"]:
         console.print("[red]error:[/] yamnet_dnn runs on the teacher's scores: nothing to distil")
         raise typer.Exit(2)
+    if init_from is not None and "ast" not in arches:
+        console.print("[red]error:[/] --init-from is for the ast (a pretrained AST encoder)")
+        raise typer.Exit(2)
     base = out or settings.var_dir / "runs" / task
     if extra_manifest and (base / "split.csv").exists():
         console.print(f"[red]error:[/] {base} has a split already; use a new --out")
         raise typer.Exit(2)
     try:
+        if init_from is not None:
+            from ml.models import ASTSize
+            from ml.pretrain import check_encoder
+
+            size = TrainConfig(task=task, window_frames=window).ast_size
+            check_encoder(init_from, task, ASTSize(**{**size, "max_length": window}))  # type: ignore[arg-type]
         split = None
         if extra_manifest:
             split = _split_with_extra(task, split_seed, settings.shared_dir, extra_manifest)
@@ -100,6 +115,7 @@ def train(
                 threads=threads,
                 cnn_channels=cnn_channels,
                 distill_weight=distill if name != "yamnet_dnn" else 0.0,
+                init_from=str(init_from) if init_from and name == "ast" else None,
             )
             run_dir = base / name
             # every arch of a task shares the first one's split: copy it before training
