@@ -12,8 +12,9 @@ validation or test part (its split is made exactly as ``miao train`` makes it), 
 fine-tune on the task has not seen its own evaluation audio, not even unlabelled. The encoder
 records which task it was made for, and ``miao train --init-from`` refuses it for another.
 
-A run folder holds ``encoder.safetensors`` (the ``ASTModel`` backbone), ``pretrain.json``
-(settings, clips, the loss history beside the mean-predictor's loss) and ``checkpoint.pt``.
+A run folder holds ``encoder.safetensors`` (the ``ASTModel`` backbone, rewritten after every
+epoch) and ``pretrain.json`` (settings, clips, the encoder's id, and the held-out loss per epoch
+beside two guesses that learnt nothing: answering 0, and each window's visible-patch mean).
 """
 
 from __future__ import annotations
@@ -160,6 +161,22 @@ def random_masks(batch: int, patches: int, ratio: float, rng: np.random.Generato
     return torch.from_numpy(mask)
 
 
+def masked_batch(
+    features: list[np.ndarray],
+    config: PretrainConfig,
+    spec: InputSpec,
+    patches: int,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of random windows of random clips, with the patches to blank in each."""
+    from ml.train import _random_window
+
+    idx = rng.integers(0, len(features), config.batch_size)
+    windows = [_random_window(features[i], spec.window_frames, spec.pad_value, rng) for i in idx]
+    mask = random_masks(len(idx), patches, config.mask_ratio, rng)
+    return torch.from_numpy(np.stack(windows)), mask
+
+
 def visible_mean_loss(model: MaskedPatchModel, windows: torch.Tensor, mask: torch.Tensor) -> float:
     """The loss of rebuilding every blanked patch as the mean of its window's visible patches."""
     patches = model.patchify(windows)
@@ -186,7 +203,7 @@ def pretrain(
     progress: bool = True,
 ) -> PretrainResult:
     """Pretrain an AST encoder for ``config.task``; the encoder of the last epoch is kept."""
-    from ml.train import _random_window, seed_everything
+    from ml.train import epoch_progress, seed_everything, warmup_cosine
 
     torch.set_num_threads(config.threads)
     seed_everything(config.seed)
@@ -214,13 +231,7 @@ def pretrain(
     monitor_rng = np.random.default_rng([config.seed, 2])
     monitor = []
     for _ in range(4):
-        idx = monitor_rng.integers(0, len(x_monitor), config.batch_size)
-        windows = np.stack(
-            [_random_window(x_monitor[i], spec.window_frames, spec.pad_value, monitor_rng)
-             for i in idx]
-        )  # fmt: skip
-        mask = random_masks(len(idx), patches, config.mask_ratio, monitor_rng)
-        monitor.append((torch.from_numpy(windows), mask))
+        monitor.append(masked_batch(x_monitor, config, spec, patches, monitor_rng))
     # What "learnt nothing" scores: always answering 0 (the normalised mean), and answering
     # each window's mean over its visible patches (which padding alone makes easy to beat 0 by).
     mean_loss = float(
@@ -244,22 +255,9 @@ def pretrain(
     total = steps_per_epoch * config.epochs
     warmup = steps_per_epoch * config.warmup_epochs
 
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * min((step - warmup) / max(1, total - warmup), 1.0)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lr_at)
+    scheduler = warmup_cosine(optimiser, total, warmup)
     history: list[dict[str, float]] = []
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
-        TimeRemainingColumn(),
-        disable=not progress,
-    )
+    bar = epoch_progress(progress)
     with bar:
         job = bar.add_task(f"pretrain AST for {config.task}", total=config.epochs, info="")
         for epoch in range(1, config.epochs + 1):
@@ -267,13 +265,7 @@ def pretrain(
             model.train()
             losses = []
             for _ in range(steps_per_epoch):
-                idx = rng.integers(0, len(x_train), config.batch_size)
-                windows = np.stack(
-                    [_random_window(x_train[i], spec.window_frames, spec.pad_value, rng)
-                     for i in idx]
-                )  # fmt: skip
-                mask = random_masks(len(idx), patches, config.mask_ratio, rng)
-                loss = model(torch.from_numpy(windows), mask)
+                loss = model(*masked_batch(x_train, config, spec, patches, rng))
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -328,6 +329,33 @@ def _synthetic_negatives(
     ]
 
 
+def warmup_cosine(
+    optimiser: torch.optim.Optimizer, total_steps: int, warmup_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup_steps``, then cosine decay to zero at ``total_steps``."""
+
+    def lr_at(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        done = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, lr_at)
+
+
+def epoch_progress(progress: bool = True) -> Any:
+    """The epoch bar of a training run (its ``info`` field carries loss and validation)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
+        TimeRemainingColumn(),
+        disable=not progress,
+    )
+
+
 @torch.no_grad()
 def recalibrate_batchnorm(model: nn.Module, batches: Sequence[torch.Tensor]) -> None:
     """Set every BatchNorm's running statistics to their plain average over ``batches``.
@@ -474,13 +502,7 @@ def train(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
 
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        done = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lr_at)
+    scheduler = warmup_cosine(optimiser, total_steps, warmup)
     rng = np.random.default_rng(config.seed)
 
     def draw_batch(idx: np.ndarray, gen: np.random.Generator) -> torch.Tensor:
@@ -517,15 +539,7 @@ def train(
     best_balanced = 0.0
     stale = 0
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
-        TimeRemainingColumn(),
-        disable=not progress,
-    )
+    bar = epoch_progress(progress)
     with bar:
         job = bar.add_task(f"{config.task}/{config.arch}", total=config.epochs, info="")
         for epoch in range(1, config.epochs + 1):
