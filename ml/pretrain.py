@@ -300,11 +300,11 @@ def _count(items: object) -> dict[str, int]:
     return dict(Counter(items))  # type: ignore[call-overload]
 
 
-def check_encoder(folder: Path, task: str, size: ASTSize) -> dict[str, object]:
-    """What a pretraining run holds, if it fits an AST of ``size`` for ``task``.
+def check_encoder(folder: Path, task: str, size: ASTSize, split_seed: int = 0) -> dict[str, object]:
+    """What a pretraining run holds, if it fits an AST of ``size`` for ``task``'s split.
 
-    Refused (``PretrainMismatch``) when it was made for another task (it may have seen that
-    task's test audio) or for another AST size.
+    Refused (``PretrainMismatch``) when it was made for another task or another split seed (it
+    may have heard that split's validation and test audio) or for another AST size.
     """
     info_path, weights = folder / INFO_FILE, folder / ENCODER_FILE
     if not info_path.is_file() or not weights.is_file():
@@ -315,6 +315,12 @@ def check_encoder(folder: Path, task: str, size: ASTSize) -> dict[str, object]:
         raise PretrainMismatch(
             f"the encoder in {folder} was pretrained for {made_for!r}, so it may have heard "
             f"{task!r}'s validation and test audio; pretrain one for {task!r}"
+        )
+    made_seed = int(info["config"].get("split_seed", 0))
+    if made_seed != split_seed:
+        raise PretrainMismatch(
+            f"the encoder in {folder} left out the validation and test groups of split seed "
+            f"{made_seed}, not {split_seed}: it may have heard this split's evaluation audio"
         )
     wanted = PretrainConfig(**info["config"]).size
     if wanted != size:
@@ -333,8 +339,10 @@ def check_encoder(folder: Path, task: str, size: ASTSize) -> dict[str, object]:
     }
 
 
-def load_encoder(model: ASTClassifier, folder: Path, task: str) -> dict[str, object]:
+def load_encoder(
+    model: ASTClassifier, folder: Path, task: str, split_seed: int = 0
+) -> dict[str, object]:
     """Put a pretrained encoder into ``model``'s backbone; what was loaded (for ``config.json``)."""
-    info = check_encoder(folder, task, model.size)
+    info = check_encoder(folder, task, model.size, split_seed)
     model.ast.audio_spectrogram_transformer.load_state_dict(load_file(str(folder / ENCODER_FILE)))
     return info

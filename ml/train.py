@@ -458,7 +458,12 @@ def train(
     if config.init_from:
         from ml.pretrain import load_encoder
 
-        pretrained = load_encoder(model, Path(config.init_from), config.task)  # type: ignore[arg-type]
+        pretrained = load_encoder(
+            model,  # type: ignore[arg-type]
+            Path(config.init_from),
+            config.task,
+            config.split_seed,
+        )
     head = getattr(model, "teacher_head", None)
     if config.distill_weight and head is not None:
         # Start the teacher head at the training clips' mean scores: most of the 1,042 are near

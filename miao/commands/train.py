@@ -96,7 +96,12 @@ def train(
             from ml.pretrain import check_encoder
 
             size = TrainConfig(task=task, window_frames=window).ast_size
-            check_encoder(init_from, task, ASTSize(**{**size, "max_length": window}))  # type: ignore[arg-type]
+            check_encoder(
+                init_from,
+                task,
+                ASTSize(**{**size, "max_length": window}),  # type: ignore[arg-type]
+                split_seed,
+            )
         split = None
         if extra_manifest:
             split = _split_with_extra(task, split_seed, settings.shared_dir, extra_manifest)

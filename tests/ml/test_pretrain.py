@@ -138,6 +138,8 @@ def test_pretraining_learns_and_fine_tuning_starts_from_it(
     other = ASTClassifier(["cat", "dog"], ASTSize(**size, max_length=100))
     with pytest.raises(PretrainMismatch, match="pretrained for 'dog-bark'"):
         load_encoder(other, tmp_path / "pre", "source")
+    with pytest.raises(PretrainMismatch, match="split seed 0, not 1"):
+        load_encoder(fresh, tmp_path / "pre", "dog-bark", split_seed=1)
     bigger = ASTClassifier(["bark", "non_bark"], ASTSize(**{**size, "hidden": 32}, max_length=100))
     with pytest.raises(PretrainMismatch, match="AST size"):
         load_encoder(bigger, tmp_path / "pre", "dog-bark")
