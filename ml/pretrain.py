@@ -10,7 +10,8 @@ generative half of SSAST). The labels are never read.
 Held out honestly: pretraining for a task leaves out every clip whose group is in that task's
 validation or test part (its split is made exactly as ``miao train`` makes it), so a later
 fine-tune on the task has not seen its own evaluation audio, not even unlabelled. The encoder
-records which task it was made for, and ``miao train --init-from`` refuses it for another.
+records which task and split seed it was made for, and ``miao train --init-from`` refuses it
+for any other.
 
 A run folder holds ``encoder.safetensors`` (the ``ASTModel`` backbone, rewritten after every
 epoch) and ``pretrain.json`` (settings, clips, the encoder's id, and the held-out loss per epoch
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,16 +36,25 @@ from ml.data import Clip, build_task_dataset
 from ml.feature_cache import cached_features
 from ml.frontend import FrontEnd
 from ml.models import ASTClassifier, ASTSize
+from ml.models.ast import NUM_MEL_BINS
 from ml.predict import InputSpec
 from ml.registry import sha256_file
 from ml.tasks import TASKS, get_task
+from ml.train import (
+    BAND_LIMIT_HZ,
+    epoch_progress,
+    make_split,
+    random_window,
+    seed_everything,
+    warmup_cosine,
+)
 
 ENCODER_FILE = "encoder.safetensors"
 INFO_FILE = "pretrain.json"
 
 
 class PretrainMismatch(ValueError):
-    """An encoder that does not fit the run that wants it (other task, other AST size)."""
+    """An encoder that does not fit the run that wants it (other task, split seed or size)."""
 
 
 @dataclass
@@ -81,19 +92,15 @@ class PretrainConfig:
 
     @property
     def size(self) -> ASTSize:
-        return ASTSize(**{**self.ast_size, "max_length": self.window_frames})  # type: ignore[arg-type]
+        return ASTSize.for_window(self.ast_size, self.window_frames)
 
     @property
     def front_end(self) -> FrontEnd:
-        from ml.train import BAND_LIMIT_HZ
-
         return FrontEnd("logmel", band_limit_hz=BAND_LIMIT_HZ.get(self.task))
 
 
 def pretraining_clips(task: str, split_seed: int = 0, shared_dir: Path | None = None) -> list[Clip]:
     """Every clip any task reads, once, minus the groups of ``task``'s validation and test parts."""
-    from ml.train import make_split
-
     split = make_split(task, split_seed, shared_dir)
     held_out = {c.group for c in (*split.val, *split.test)}
     seen: set[Path] = set()
@@ -120,8 +127,6 @@ class MaskedPatchModel(nn.Module):
     @property
     def grid(self) -> tuple[int, int]:
         """Patches along (frequency, time)."""
-        from ml.models.ast import NUM_MEL_BINS
-
         s = self.size
         return (NUM_MEL_BINS - s.patch) // s.stride + 1, (s.max_length - s.patch) // s.stride + 1
 
@@ -169,10 +174,8 @@ def masked_batch(
     rng: np.random.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch of random windows of random clips, with the patches to blank in each."""
-    from ml.train import _random_window
-
     idx = rng.integers(0, len(features), config.batch_size)
-    windows = [_random_window(features[i], spec.window_frames, spec.pad_value, rng) for i in idx]
+    windows = [random_window(features[i], spec.window_frames, spec.pad_value, rng) for i in idx]
     mask = random_masks(len(idx), patches, config.mask_ratio, rng)
     return torch.from_numpy(np.stack(windows)), mask
 
@@ -203,8 +206,6 @@ def pretrain(
     progress: bool = True,
 ) -> PretrainResult:
     """Pretrain an AST encoder for ``config.task``; the encoder of the last epoch is kept."""
-    from ml.train import epoch_progress, seed_everything, warmup_cosine
-
     torch.set_num_threads(config.threads)
     seed_everything(config.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -229,9 +230,7 @@ def pretrain(
     patches = model.grid[0] * model.grid[1]
     # Fixed monitor batches: the same windows and masks every epoch.
     monitor_rng = np.random.default_rng([config.seed, 2])
-    monitor = []
-    for _ in range(4):
-        monitor.append(masked_batch(x_monitor, config, spec, patches, monitor_rng))
+    monitor = [masked_batch(x_monitor, config, spec, patches, monitor_rng) for _ in range(4)]
     # What "learnt nothing" scores: always answering 0 (the normalised mean), and answering
     # each window's mean over its visible patches (which padding alone makes easy to beat 0 by).
     mean_loss = float(
@@ -243,7 +242,7 @@ def pretrain(
         "front_end": front_end.to_dict(),
         "clips": len(train_clips),
         "monitor_clips": len(monitor_clips),
-        "datasets": dict(sorted(_count(c.dataset for c in train_clips).items())),
+        "datasets": dict(sorted(Counter(c.dataset for c in train_clips).items())),
         "mean_predictor_loss": mean_loss,
         "visible_mean_loss": visible_loss,
     }
@@ -294,12 +293,6 @@ def pretrain(
     return PretrainResult(run_dir, str(info["encoder_id"]), history, mean_loss, visible_loss)
 
 
-def _count(items: object) -> dict[str, int]:
-    from collections import Counter
-
-    return dict(Counter(items))  # type: ignore[call-overload]
-
-
 def check_encoder(folder: Path, task: str, size: ASTSize, split_seed: int = 0) -> dict[str, object]:
     """What a pretraining run holds, if it fits an AST of ``size`` for ``task``'s split.
 
@@ -329,7 +322,6 @@ def check_encoder(folder: Path, task: str, size: ASTSize, split_seed: int = 0) -
         )
     history = info.get("history") or [{}]
     return {
-        "encoder_id": sha256_file(weights),
         "clips": info["clips"],
         "epochs": len(info.get("history", [])),
         "mask_ratio": info["config"]["mask_ratio"],
@@ -345,4 +337,4 @@ def load_encoder(
     """Put a pretrained encoder into ``model``'s backbone; what was loaded (for ``config.json``)."""
     info = check_encoder(folder, task, model.size, split_seed)
     model.ast.audio_spectrogram_transformer.load_state_dict(load_file(str(folder / ENCODER_FILE)))
-    return info
+    return {"encoder_id": sha256_file(folder / ENCODER_FILE), **info}

@@ -205,7 +205,7 @@ def cap_per_class(clips: Sequence[Clip], cap: int | None, seed: int) -> list[Cli
 
 def build_fresh_model(config: TrainConfig, labels: list[str]) -> nn.Module:
     if config.arch == "ast":
-        size = ASTSize(**{**config.ast_size, "max_length": config.window_frames})  # type: ignore[arg-type]
+        size = ASTSize.for_window(config.ast_size, config.window_frames)
         return ASTClassifier(labels, size, TEACHER_OUTPUTS if config.distill_weight else 0)
     if config.arch == "mfcc_cnn":
         return MfccCNN(
@@ -295,10 +295,10 @@ def training_window(
         tiled = np.tile(features, (-(-frames // total) + 1, 1))
         start = int(rng.integers(0, total))
         return np.ascontiguousarray(tiled[start : start + frames])
-    return _random_window(features, frames, pad, rng)
+    return random_window(features, frames, pad, rng)
 
 
-def _random_window(
+def random_window(
     features: np.ndarray, frames: int, pad: float, rng: np.random.Generator
 ) -> np.ndarray:
     total = len(features)

@@ -95,13 +95,8 @@ def train(
             from ml.models import ASTSize
             from ml.pretrain import check_encoder
 
-            size = TrainConfig(task=task, window_frames=window).ast_size
-            check_encoder(
-                init_from,
-                task,
-                ASTSize(**{**size, "max_length": window}),  # type: ignore[arg-type]
-                split_seed,
-            )
+            size = ASTSize.for_window(TrainConfig(task=task).ast_size, window)
+            check_encoder(init_from, task, size, split_seed)
         split = None
         if extra_manifest:
             split = _split_with_extra(task, split_seed, settings.shared_dir, extra_manifest)

@@ -52,6 +52,11 @@ class ASTSize:
     def to_dict(self) -> dict[str, int | float]:
         return asdict(self)
 
+    @classmethod
+    def for_window(cls, fields: dict[str, int | float], frames: int) -> ASTSize:
+        """The size a run's config describes (``ast_size`` fields) at its window length."""
+        return cls(**{**fields, "max_length": frames})  # type: ignore[arg-type]
+
 
 @dataclass
 class ClassifierOutput:
