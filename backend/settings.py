@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     deployer_key: str = ANVIL_KEYS[0]
     """Admin of both contracts; in the local stack also the relayer, labeller and minter."""
     receipt_timeout_s: float = 30.0
+    nonce_store: Literal["machine", "redis"] = Field(
+        default="machine",
+        description="Where a signer's next nonce is kept: 'machine' (a locked file: every process "
+        "on this machine) or 'redis' (MIAO_REDIS_URL: every machine or container sending from "
+        "the same key, e.g. the API and the workers)",
+    )
     relayer_key: str = ANVIL_KEYS[1]
     """Pays the gas of relayed registrations (``POST /v1/sounds/{id}/register``); no role needed."""
     labeller_key: str | None = Field(

@@ -3,9 +3,11 @@
 Every transaction is gas-estimated first, so a revert surfaces as a typed ``ContractRevert``
 before anything is signed; it is then signed locally (eth-account) with EIP-1559 fees and a nonce
 from a lock-protected counter per (node, account), so many threads can send from one account at
-once without nonce collisions. The counter lives in a small file under an exclusive ``flock``,
-shared by every process on the machine, so the processes of a prefork Celery worker sharing one
-key do not take each other's nonces either.
+once without nonce collisions. By default the counter lives in a small file under an exclusive
+``flock``, shared by every process on the machine, so the processes of a prefork Celery worker
+sharing one key do not take each other's nonces either. Machines or containers sharing a key (the
+API and a worker, several worker hosts) keep it in Redis instead (``nonce_store``), under a Redis
+lock.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import hashlib
 import os
 import tempfile
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
 import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -36,6 +40,7 @@ from backend.chain.artifacts import load_artifact
 from backend.chain.errors import (
     ChainUnavailable,
     ContractRevert,
+    NonceStoreUnavailable,
     TransactionFailed,
     TransactionRejected,
     TransactionTimeout,
@@ -91,14 +96,39 @@ class TxResult:
         )
 
 
-class _NonceCounter:
-    """The next nonce of one account on one node, shared by the threads of this process and by
-    the processes of this machine; callers hold :meth:`lock` while they read, send and advance.
+class _NonceCounter(ABC):
+    """The next nonce of one account on one node; callers hold :meth:`lock` while they read,
+    send and advance. ``None`` stored means unknown: read the node's pending count next time."""
 
-    The number is kept in a file (empty: unknown, read the node's pending count next time) and
-    guarded by a thread lock plus an exclusive ``flock`` on it. Different machines sending from
-    one key still need the send-retry (one node-side refusal, then re-read).
-    """
+    @abstractmethod
+    def lock(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def _read(self) -> int | None: ...
+
+    @abstractmethod
+    def _write(self, value: int | None) -> None: ...
+
+    def current(self, w3: Web3, address: str) -> int:
+        value = self._read()
+        if value is None:
+            value = int(w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+            self._write(value)
+        return value
+
+    def advance(self, used: int) -> None:
+        """``used`` went out: the next send takes the one after it."""
+        self._write(used + 1)
+
+    def resync(self) -> None:
+        """Forget the counter: the next send re-reads the node's pending count."""
+        self._write(None)
+
+
+class _FileNonceCounter(_NonceCounter):
+    """Shared by the threads of this process and by the processes of this machine: the number is
+    kept in a file guarded by a thread lock plus an exclusive ``flock`` on it. Other machines
+    sending from the same key are not covered (they need :class:`_RedisNonceCounter`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -121,36 +151,84 @@ class _NonceCounter:
     def _write(self, value: int | None) -> None:
         self.path.write_text("" if value is None else str(value))
 
-    def current(self, w3: Web3, address: str) -> int:
-        value = self._read()
-        if value is None:
-            value = int(w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
-            self._write(value)
-        return value
 
-    def advance(self, used: int) -> None:
-        """``used`` went out: the next send takes the one after it."""
-        self._write(used + 1)
+class _RedisNonceCounter(_NonceCounter):
+    """Shared by every process on every machine that uses this Redis: the number is a Redis key,
+    guarded by a Redis lock (plus a thread lock, so one process's threads queue locally).
 
-    def resync(self) -> None:
-        """Forget the counter: the next send re-reads the node's pending count."""
-        self._write(None)
+    The lock expires after ``LOCK_TTL_S``, so a sender that dies holding it blocks the key for at
+    most that long; a send that outlives it (a node hanging through its retries) may then share a
+    nonce with the next sender, which the node refuses once and the send-retry re-reads.
+    """
+
+    LOCK_TTL_S = 60.0
+
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self._redis = client
+        self.key = key
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        with self._thread_lock:
+            lock = self._redis.lock(
+                f"{self.key}:lock", timeout=self.LOCK_TTL_S, blocking_timeout=self.LOCK_TTL_S
+            )
+            try:
+                acquired = lock.acquire()
+            except redis.RedisError as exc:
+                raise NonceStoreUnavailable(f"nonce lock {self.key}: {exc}") from exc
+            if not acquired:
+                raise NonceStoreUnavailable(f"nonce lock {self.key} held for {self.LOCK_TTL_S:g}s")
+            try:
+                yield
+            finally:
+                try:
+                    lock.release()
+                except redis.exceptions.LockNotOwnedError:
+                    pass  # it expired while held (see the class note); nothing to undo
+                except redis.RedisError as exc:
+                    raise NonceStoreUnavailable(f"nonce lock {self.key}: {exc}") from exc
+
+    def _read(self) -> int | None:
+        try:
+            value = self._redis.get(self.key)
+        except redis.RedisError as exc:
+            raise NonceStoreUnavailable(f"nonce counter {self.key}: {exc}") from exc
+        return int(value) if value else None
+
+    def _write(self, value: int | None) -> None:
+        try:
+            if value is None:
+                self._redis.delete(self.key)
+            else:
+                self._redis.set(self.key, value)
+        except redis.RedisError as exc:
+            raise NonceStoreUnavailable(f"nonce counter {self.key}: {exc}") from exc
 
 
-_counters: dict[tuple[str, str], _NonceCounter] = {}
+_counters: dict[tuple[str, str, str | None], _NonceCounter] = {}
 _counters_lock = threading.Lock()
 
 
-def _nonce_counter(rpc_url: str, address: str) -> _NonceCounter:
-    """The counter of (node, account). A fresh process starts it from the node's pending count:
-    left-over files from earlier runs (a restarted chain) would otherwise be trusted."""
+def _nonce_counter(rpc_url: str, address: str, store: str | None = None) -> _NonceCounter:
+    """The counter of (node, account): in a file on this machine, or in Redis at ``store``.
+
+    A fresh process starts it from the node's pending count: a counter left from earlier runs (a
+    restarted chain) would otherwise be trusted.
+    """
     with _counters_lock:
-        key = (rpc_url, address)
+        key = (rpc_url, address, store)
         if key not in _counters:
             digest = hashlib.sha256(f"{rpc_url}|{address}".encode()).hexdigest()[:20]
-            folder = Path(tempfile.gettempdir()) / "miao-nonces"
-            folder.mkdir(exist_ok=True)
-            counter = _NonceCounter(folder / f"{digest}.nonce")
+            counter: _NonceCounter
+            if store is None:
+                folder = Path(tempfile.gettempdir()) / "miao-nonces"
+                folder.mkdir(exist_ok=True)
+                counter = _FileNonceCounter(folder / f"{digest}.nonce")
+            else:
+                client = redis.Redis.from_url(store, socket_timeout=10, socket_connect_timeout=5)
+                counter = _RedisNonceCounter(client, f"miao:nonce:{digest}")
             with counter.lock():
                 counter.resync()
             _counters[key] = counter
@@ -174,13 +252,17 @@ class ChainClient:
         receipt_timeout_s: float = 30.0,
         poll_interval_s: float = 0.05,
         w3: Web3 | None = None,
+        nonce_store: str | None = None,
     ) -> None:
+        """``nonce_store``: a Redis URL where the nonce counter is shared with other machines
+        sending from this key; None keeps it in a file shared by this machine's processes."""
         self.rpc_url = rpc_url
+        self.nonce_store = nonce_store
         self.w3 = w3 or connect(rpc_url)
         self.account: LocalAccount = Account.from_key(private_key)
         self.receipt_timeout_s = receipt_timeout_s
         self.poll_interval_s = poll_interval_s
-        self._nonces = _nonce_counter(rpc_url, self.account.address)
+        self._nonces = _nonce_counter(rpc_url, self.account.address, nonce_store)
         self._chain_id: int | None = None
         self._contract_names: dict[str, str] = {}
 
@@ -190,6 +272,7 @@ class ChainClient:
             settings.chain_rpc_url,
             private_key or settings.deployer_key,
             receipt_timeout_s=settings.receipt_timeout_s,
+            nonce_store=settings.redis_url if settings.nonce_store == "redis" else None,
         )
 
     def with_key(self, private_key: str) -> ChainClient:
@@ -200,6 +283,7 @@ class ChainClient:
             receipt_timeout_s=self.receipt_timeout_s,
             poll_interval_s=self.poll_interval_s,
             w3=self.w3,
+            nonce_store=self.nonce_store,
         )
 
     @property

@@ -26,6 +26,11 @@ class ChainUnavailable(ChainError):
     """The JSON-RPC node did not answer (refused, unreachable or timed out)."""
 
 
+class NonceStoreUnavailable(ChainUnavailable):
+    """The shared nonce counter (Redis) did not answer or its lock was not free in time: nothing
+    was sent, as when the node is down."""
+
+
 class TransactionTimeout(ChainError):
     """A sent transaction had no receipt within the timeout; it may still be mined later."""
 

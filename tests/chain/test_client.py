@@ -12,9 +12,15 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from backend.chain import client as client_module
 from backend.chain.client import ChainClient, TxResult
 from backend.chain.dev_accounts import dev_key
-from backend.chain.errors import ChainUnavailable, SoundAlreadyRegistered, TransactionTimeout
+from backend.chain.errors import (
+    ChainUnavailable,
+    NonceStoreUnavailable,
+    SoundAlreadyRegistered,
+    TransactionTimeout,
+)
 from backend.chain.registry import Kind, SoundRegistry
 from backend.chain.values import hex0x
 from miao.stack import free_port, start_anvil
@@ -128,9 +134,26 @@ def test_unreachable_node_raises_chain_unavailable_fast() -> None:
     assert time.monotonic() - began < 10  # a hang guard (no long retry/backoff), not a benchmark
 
 
-def _send_transfers(rpc_url: str, key: str, to: str, count: int, start: object) -> list[str]:
-    """One worker process: its own client (its own in-process nonce counter), ``count`` sends."""
-    client = ChainClient(rpc_url, key)
+def _send_transfers(
+    rpc_url: str,
+    key: str,
+    to: str,
+    count: int,
+    start: object,
+    machine_dir: str | None = None,
+    nonce_store: str | None = None,
+) -> list[str]:
+    """One worker process: its own client (its own in-process nonce counter), ``count`` sends.
+
+    ``machine_dir``: the process's temp folder, where file nonce counters live; a folder of its
+    own stands for another machine, whose files this one cannot see.
+    """
+    if machine_dir is not None:
+        import tempfile
+
+        os.environ["TMPDIR"] = machine_dir
+        tempfile.tempdir = None  # re-read TMPDIR
+    client = ChainClient(rpc_url, key, nonce_store=nonce_store)
     start.wait()  # type: ignore[attr-defined]
     return [client.transfer(to, 1).tx_hash for _ in range(count)]
 
@@ -154,3 +177,88 @@ def test_processes_sharing_a_signer_do_not_clash(admin_client: ChainClient) -> N
         hashes = [h for job in jobs for h in job.get(timeout=120)]
     nonces = sorted(admin_client.w3.eth.get_transaction(h)["nonce"] for h in hashes)
     assert nonces == list(range(first, first + 36))
+
+
+def _funded(admin_client: ChainClient, index: int) -> ChainClient:
+    """Dev account ``index`` (beyond anvil's ten funded ones: no other test sends from it), funded."""
+    client = admin_client.with_key(dev_key(index))
+    admin_client.transfer(client.address, 10**18)
+    return client
+
+
+def test_machines_sharing_a_signer_through_redis_do_not_clash(
+    admin_client: ChainClient, redis_url: str, tmp_path: Path
+) -> None:
+    """The API and worker containers, or several worker hosts, send from one key: with the
+    counter in Redis their sends are serialised although no file lock is shared. (Each process
+    here has its own temp folder, as a machine would; with ``nonce_store=None`` the same run is
+    refused "nonce too low" within a few sends.)"""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    sender = _funded(admin_client, 20)
+    first = admin_client.w3.eth.get_transaction_count(sender.address, "pending")
+    start = context.Manager().Barrier(3)
+    machines = [tmp_path / f"machine-{i}" for i in range(3)]
+    for folder in machines:
+        folder.mkdir()
+    with context.Pool(3) as pool:
+        jobs = [
+            pool.apply_async(
+                _send_transfers,
+                (admin_client.rpc_url, dev_key(20), admin_client.address, 12, start),
+                {"machine_dir": str(folder), "nonce_store": redis_url},
+            )
+            for folder in machines
+        ]
+        hashes = [h for job in jobs for h in job.get(timeout=120)]
+    nonces = sorted(admin_client.w3.eth.get_transaction(h)["nonce"] for h in hashes)
+    assert nonces == list(range(first, first + 36))
+    assert [path for folder in machines for path in folder.iterdir()] == []  # no counter file
+
+
+def test_a_held_redis_nonce_lock_times_out_before_anything_is_sent(
+    admin_client: ChainClient, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender that died holding the lock blocks the key until the lock expires; a send meanwhile
+    fails as ``NonceStoreUnavailable`` (a ``ChainUnavailable``: retry later) and sends nothing."""
+    import redis
+
+    client = ChainClient(_funded(admin_client, 21).rpc_url, dev_key(21), nonce_store=redis_url)
+    counter = client._nonces
+    assert isinstance(counter, client_module._RedisNonceCounter)
+    monkeypatch.setattr(client_module._RedisNonceCounter, "LOCK_TTL_S", 0.5)
+    before = admin_client.w3.eth.get_transaction_count(client.address, "pending")
+    other = redis.Redis.from_url(redis_url).lock(f"{counter.key}:lock", timeout=30)
+    assert other.acquire(blocking=False)
+    try:
+        with pytest.raises(NonceStoreUnavailable):
+            client.transfer(admin_client.address, 1)
+    finally:
+        other.release()
+    assert admin_client.w3.eth.get_transaction_count(client.address, "pending") == before
+    client.transfer(admin_client.address, 1)  # the lock is free again: sends go through
+    assert admin_client.w3.eth.get_transaction_count(client.address, "pending") == before + 1
+
+
+def test_an_unreachable_nonce_store_is_a_chain_unavailable_error(admin_client: ChainClient) -> None:
+    with pytest.raises(NonceStoreUnavailable) as exc:
+        ChainClient(
+            admin_client.rpc_url, dev_key(5), nonce_store=f"redis://127.0.0.1:{free_port()}/0"
+        )
+    assert isinstance(exc.value, ChainUnavailable)
+
+
+def test_settings_choose_where_nonces_are_kept(admin_client: ChainClient, redis_url: str) -> None:
+    from pydantic import ValidationError
+
+    from backend.settings import Settings
+
+    base = {"chain_rpc_url": admin_client.rpc_url, "redis_url": redis_url}
+    machine = ChainClient.from_settings(Settings(**base), dev_key(23))
+    shared = ChainClient.from_settings(Settings(**base, nonce_store="redis"), dev_key(23))
+    assert isinstance(machine._nonces, client_module._FileNonceCounter)
+    assert isinstance(shared._nonces, client_module._RedisNonceCounter)
+    assert isinstance(shared.with_key(dev_key(24))._nonces, client_module._RedisNonceCounter)
+    with pytest.raises(ValidationError):
+        Settings(**base, nonce_store="cluster")
