@@ -5,7 +5,9 @@ thousand labelled clips loses to a small CNN. This gives the AST what pretrainin
 elsewhere, on the audio the project has: half of each window's 16 x 16 log-mel patches are
 blanked in the input (set to 0, the normalised mean), and a linear head on each patch's output
 token must rebuild the blanked values (mean squared error on the blanked patches only; the
-generative half of SSAST). The labels are never read.
+generative half of SSAST). The labels are never read. Short clips fill a window as the task's
+fine-tune fills them (padded, or tiled for ``source``), so the encoder learns the inputs it will
+be fine-tuned and used on.
 
 Held out honestly: pretraining for a task leaves out every clip whose group is in that task's
 validation or test part (its split is made exactly as ``miao train`` makes it), so a later
@@ -35,22 +37,27 @@ from torch import nn
 from ml.data import Clip, build_task_dataset
 from ml.feature_cache import cached_features
 from ml.frontend import FrontEnd
-from ml.models import ASTClassifier, ASTSize
+from ml.models import FILLS, ASTClassifier, ASTSize
 from ml.models.ast import NUM_MEL_BINS
 from ml.predict import InputSpec
 from ml.registry import sha256_file
 from ml.tasks import TASKS, get_task
 from ml.train import (
     BAND_LIMIT_HZ,
+    LENGTH_GUARD,
     epoch_progress,
     make_split,
     random_window,
     seed_everything,
+    training_window,
     warmup_cosine,
 )
 
 ENCODER_FILE = "encoder.safetensors"
 INFO_FILE = "pretrain.json"
+
+
+_FILLED = {"pad": "padded", "tile": "tiled"}
 
 
 class PretrainMismatch(ValueError):
@@ -80,9 +87,16 @@ class PretrainConfig:
     ast_size: dict[str, int | float] = field(default_factory=lambda: asdict(ASTSize()))
     max_clips: int | None = None
     """At most this many pretraining clips (drawn reproducibly), for quick runs and tests."""
+    fill: str | None = None
+    """Clips shorter than a window: "pad" or "tile"; None: as the task's fine-tune fills them
+    (``source`` tiles), so the encoder learns the windows it will be fine-tuned on."""
 
     def __post_init__(self) -> None:
         get_task(self.task)
+        if self.fill is None:
+            self.fill = str(LENGTH_GUARD.get(self.task, {}).get("fill", "pad"))
+        if self.fill not in FILLS:
+            raise ValueError(f"fill must be one of {FILLS}, not {self.fill!r}")
         if not 0.0 < self.mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in (0, 1), got {self.mask_ratio}")
         if not 0.0 < self.monitor_share < 0.5:
@@ -175,7 +189,13 @@ def masked_batch(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch of random windows of random clips, with the patches to blank in each."""
     idx = rng.integers(0, len(features), config.batch_size)
-    windows = [random_window(features[i], spec.window_frames, spec.pad_value, rng) for i in idx]
+    frames, pad = spec.window_frames, spec.pad_value
+    if config.fill == "tile":
+        windows = [
+            training_window(features[i], frames, pad, rng, kind="logmel", fill="tile") for i in idx
+        ]
+    else:
+        windows = [random_window(features[i], frames, pad, rng) for i in idx]
     mask = random_masks(len(idx), patches, config.mask_ratio, rng)
     return torch.from_numpy(np.stack(windows)), mask
 
@@ -293,11 +313,14 @@ def pretrain(
     return PretrainResult(run_dir, str(info["encoder_id"]), history, mean_loss, visible_loss)
 
 
-def check_encoder(folder: Path, task: str, size: ASTSize, split_seed: int = 0) -> dict[str, object]:
+def check_encoder(
+    folder: Path, task: str, size: ASTSize, split_seed: int = 0, fill: str = "pad"
+) -> dict[str, object]:
     """What a pretraining run holds, if it fits an AST of ``size`` for ``task``'s split.
 
     Refused (``PretrainMismatch``) when it was made for another task or another split seed (it
-    may have heard that split's validation and test audio) or for another AST size.
+    may have heard that split's validation and test audio), for another AST size, or on windows
+    filled otherwise than the fine-tune's (``fill``: padded vs tiled short clips).
     """
     info_path, weights = folder / INFO_FILE, folder / ENCODER_FILE
     if not info_path.is_file() or not weights.is_file():
@@ -315,16 +338,22 @@ def check_encoder(folder: Path, task: str, size: ASTSize, split_seed: int = 0) -
             f"the encoder in {folder} left out the validation and test groups of split seed "
             f"{made_seed}, not {split_seed}: it may have heard this split's evaluation audio"
         )
-    wanted = PretrainConfig(**info["config"]).size
-    if wanted != size:
+    made = PretrainConfig(**{"fill": "pad", **info["config"]})  # runs before "fill" padded
+    if made.size != size:
         raise PretrainMismatch(
-            f"the encoder's AST size {asdict(wanted)} differs from the model's {asdict(size)}"
+            f"the encoder's AST size {asdict(made.size)} differs from the model's {asdict(size)}"
+        )
+    if made.fill != fill:
+        raise PretrainMismatch(
+            f"the encoder in {folder} saw short clips {_FILLED[made.fill]}, the fine-tune has them "
+            f"{_FILLED[fill]}: pretrain again (its fill follows the task's)"
         )
     history = info.get("history") or [{}]
     return {
         "clips": info["clips"],
         "epochs": len(info.get("history", [])),
         "mask_ratio": info["config"]["mask_ratio"],
+        "fill": made.fill,
         "monitor_loss": history[-1].get("monitor_loss"),
         "mean_predictor_loss": info["mean_predictor_loss"],
         "visible_mean_loss": info["visible_mean_loss"],
@@ -332,9 +361,9 @@ def check_encoder(folder: Path, task: str, size: ASTSize, split_seed: int = 0) -
 
 
 def load_encoder(
-    model: ASTClassifier, folder: Path, task: str, split_seed: int = 0
+    model: ASTClassifier, folder: Path, task: str, split_seed: int = 0, fill: str = "pad"
 ) -> dict[str, object]:
     """Put a pretrained encoder into ``model``'s backbone; what was loaded (for ``config.json``)."""
-    info = check_encoder(folder, task, model.size, split_seed)
+    info = check_encoder(folder, task, model.size, split_seed, fill)
     model.ast.audio_spectrogram_transformer.load_state_dict(load_file(str(folder / ENCODER_FILE)))
     return {"encoder_id": sha256_file(folder / ENCODER_FILE), **info}

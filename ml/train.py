@@ -463,6 +463,7 @@ def train(
             Path(config.init_from),
             config.task,
             config.split_seed,
+            str(config.fill),
         )
     head = getattr(model, "teacher_head", None)
     if config.distill_weight and head is not None:

@@ -95,8 +95,9 @@ def train(
             from ml.models import ASTSize
             from ml.pretrain import check_encoder
 
-            size = ASTSize.for_window(TrainConfig(task=task).ast_size, window)
-            check_encoder(init_from, task, size, split_seed)
+            defaults = TrainConfig(task=task)
+            size = ASTSize.for_window(defaults.ast_size, window)
+            check_encoder(init_from, task, size, split_seed, str(defaults.fill))
         split = None
         if extra_manifest:
             split = _split_with_extra(task, split_seed, settings.shared_dir, extra_manifest)

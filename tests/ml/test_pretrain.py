@@ -20,12 +20,14 @@ from typer.testing import CliRunner
 
 from miao.cli import app
 from ml.models import ASTClassifier, ASTSize
+from ml.predict import InputSpec
 from ml.pretrain import (
     ENCODER_FILE,
     MaskedPatchModel,
     PretrainConfig,
     PretrainMismatch,
     load_encoder,
+    masked_batch,
     pretrain,
     pretraining_clips,
     random_masks,
@@ -67,6 +69,26 @@ def test_config_refuses_bad_settings() -> None:
         PretrainConfig(task="parrots")
     with pytest.raises(ValueError, match="only the ast"):
         TrainConfig(task="cat-emotion", arch="mfcc_cnn", init_from="somewhere")
+    with pytest.raises(ValueError, match="fill"):
+        PretrainConfig(task="source", fill="mirror")
+
+
+@pytest.mark.parametrize("task", ["source", "cat-emotion", "dog-bark"])
+def test_pretraining_fills_short_clips_as_the_tasks_fine_tune_does(task: str) -> None:
+    """``source`` tiles short clips in training and labelling, so its encoder must learn tiled
+    windows; the padding tasks' encoders learn padded ones."""
+    config = PretrainConfig(task=task, batch_size=4, epoch_size=4)
+    assert config.fill == TrainConfig(task=task).fill
+    short = np.random.default_rng(1).normal(size=(30, 128)).astype(np.float32)
+    spec = InputSpec("logmel", 100, 100)
+    windows, _ = masked_batch([short], config, spec, 48, np.random.default_rng(0))
+    padded = (windows == spec.pad_value).all(-1).sum(1)  # frames that are all padding
+    if config.fill == "tile":
+        assert padded.tolist() == [0, 0, 0, 0]
+        rows = {tuple(np.round(r, 4)) for r in short}
+        assert all(tuple(np.round(r, 4)) in rows for r in windows[0].numpy())
+    else:
+        assert padded.tolist() == [70, 70, 70, 70]
 
 
 @pytest.mark.shared
@@ -143,6 +165,8 @@ def test_pretraining_learns_and_fine_tuning_starts_from_it(
     bigger = ASTClassifier(["bark", "non_bark"], ASTSize(**{**size, "hidden": 32}, max_length=100))
     with pytest.raises(PretrainMismatch, match="AST size"):
         load_encoder(bigger, tmp_path / "pre", "dog-bark")
+    with pytest.raises(PretrainMismatch, match="short clips padded, the fine-tune has them tiled"):
+        load_encoder(fresh, tmp_path / "pre", "dog-bark", fill="tile")
 
 
 def _flat(text: str) -> str:
