@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -48,6 +49,8 @@ from backend.chain.errors import (
     decode_revert,
 )
 from backend.settings import Settings
+
+log = logging.getLogger(__name__)
 
 GAS_MARGIN = 1.2
 """Gas limit = estimate x margin: estimates are exact on anvil, but state may move before mining."""
@@ -183,12 +186,14 @@ class _RedisNonceCounter(_NonceCounter):
             try:
                 yield
             finally:
+                # Never raise here: the send may have gone out, and an error now would have the
+                # caller retry it. A lock left behind expires after LOCK_TTL_S.
                 try:
                     lock.release()
                 except redis.exceptions.LockNotOwnedError:
-                    pass  # it expired while held (see the class note); nothing to undo
+                    log.warning("nonce lock %s expired while held", self.key)
                 except redis.RedisError as exc:
-                    raise NonceStoreUnavailable(f"nonce lock {self.key}: {exc}") from exc
+                    log.warning("nonce lock %s not released (%s); it expires", self.key, exc)
 
     def _read(self) -> int | None:
         try:
@@ -398,7 +403,12 @@ class ChainClient:
                 except BaseException:
                     self._nonces.resync()
                     raise
-                self._nonces.advance(nonce)
+                try:
+                    self._nonces.advance(nonce)
+                except NonceStoreUnavailable as exc:
+                    # It went out: raising now would have the caller send it again. The stale
+                    # counter costs the next send one "nonce too low" and a re-read.
+                    log.warning("sent %s but could not advance the nonce: %s", nonce, exc)
                 return tx_hash.to_0x_hex()
         raise AssertionError("unreachable")
 

@@ -262,3 +262,23 @@ def test_settings_choose_where_nonces_are_kept(admin_client: ChainClient, redis_
     assert isinstance(shared.with_key(dev_key(24))._nonces, client_module._RedisNonceCounter)
     with pytest.raises(ValidationError):
         Settings(**base, nonce_store="cluster")
+
+
+def test_a_send_that_went_out_is_not_reported_failed_when_the_counter_cannot_advance(
+    admin_client: ChainClient, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis failing between the node's acceptance and the counter's advance cannot be timed for
+    real, so a named fake (``advance_fails``) stands in for it. The send is reported as sent
+    (an error would make the caller send it twice) and the next send recovers the nonce."""
+    client = ChainClient(_funded(admin_client, 25).rpc_url, dev_key(25), nonce_store=redis_url)
+    before = admin_client.w3.eth.get_transaction_count(client.address, "pending")
+
+    def advance_fails(used: int) -> None:
+        raise NonceStoreUnavailable("fake: Redis went away after the send")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(client._nonces, "advance", advance_fails)
+        first = client.transfer(admin_client.address, 1)
+    second = client.transfer(admin_client.address, 1)  # stale counter: refused once, re-read
+    nonces = [admin_client.w3.eth.get_transaction(r.tx_hash)["nonce"] for r in (first, second)]
+    assert nonces == [before, before + 1]
