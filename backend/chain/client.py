@@ -177,10 +177,8 @@ class _RedisNonceCounter(_NonceCounter):
             lock = self._redis.lock(
                 f"{self.key}:lock", timeout=self.LOCK_TTL_S, blocking_timeout=self.LOCK_TTL_S
             )
-            try:
+            with self._unavailable_on_error("nonce lock"):
                 acquired = lock.acquire()
-            except redis.RedisError as exc:
-                raise NonceStoreUnavailable(f"nonce lock {self.key}: {exc}") from exc
             if not acquired:
                 raise NonceStoreUnavailable(f"nonce lock {self.key} held for {self.LOCK_TTL_S:g}s")
             try:
@@ -195,21 +193,25 @@ class _RedisNonceCounter(_NonceCounter):
                 except redis.RedisError as exc:
                     log.warning("nonce lock %s not released (%s); it expires", self.key, exc)
 
-    def _read(self) -> int | None:
+    @contextmanager
+    def _unavailable_on_error(self, what: str) -> Iterator[None]:
+        """Redis failing is the store being unavailable: nothing was sent."""
         try:
-            value = self._redis.get(self.key)
+            yield
         except redis.RedisError as exc:
-            raise NonceStoreUnavailable(f"nonce counter {self.key}: {exc}") from exc
+            raise NonceStoreUnavailable(f"{what} {self.key}: {exc}") from exc
+
+    def _read(self) -> int | None:
+        with self._unavailable_on_error("nonce counter"):
+            value = self._redis.get(self.key)
         return int(value) if value else None
 
     def _write(self, value: int | None) -> None:
-        try:
+        with self._unavailable_on_error("nonce counter"):
             if value is None:
                 self._redis.delete(self.key)
             else:
                 self._redis.set(self.key, value)
-        except redis.RedisError as exc:
-            raise NonceStoreUnavailable(f"nonce counter {self.key}: {exc}") from exc
 
 
 _counters: dict[tuple[str, str, str | None], _NonceCounter] = {}
