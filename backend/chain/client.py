@@ -7,7 +7,8 @@ once without nonce collisions. By default the counter lives in a small file unde
 ``flock``, shared by every process on the machine, so the processes of a prefork Celery worker
 sharing one key do not take each other's nonces either. Machines or containers sharing a key (the
 API and a worker, several worker hosts) keep it in Redis instead (``nonce_store``), under a Redis
-lock.
+lock. Every send checks the counter against the node's pending count, so sends from elsewhere
+and a chain restarted on the same URL are followed rather than trusted away.
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import (
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+)
 from web3.providers.rpc import HTTPProvider
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint, RPCResponse, TxParams
@@ -99,33 +105,76 @@ class TxResult:
         )
 
 
+@dataclass(frozen=True)
+class _NonceState:
+    """What a counter keeps: the next nonce, and the hash of the send that used the one before."""
+
+    next_nonce: int
+    last_tx_hash: str
+
+    def dumps(self) -> str:
+        return f"{self.next_nonce} {self.last_tx_hash}"
+
+    @classmethod
+    def loads(cls, text: str) -> _NonceState | None:
+        """None for an empty record, or one from before hashes were kept (it is re-read)."""
+        parts = text.split()
+        return cls(int(parts[0]), parts[1]) if len(parts) == 2 else None
+
+
 class _NonceCounter(ABC):
     """The next nonce of one account on one node; callers hold :meth:`lock` while they read,
-    send and advance. ``None`` stored means unknown: read the node's pending count next time."""
+    send and advance. A missing record means unknown: read the node's pending count next time.
+
+    Each read is checked against the node's pending count. A node that counts more has seen sends
+    from elsewhere: its count is taken, with no refused send. A node that counts fewer either lags
+    (a load-balanced backend behind the others), or has lost the sends (a chain restarted on the
+    same URL, a dropped transaction): it lost them if it does not know the last one we sent, and
+    then its count is taken, since a nonce beyond it would only wait in the node's queue (and
+    could be mined much later, unasked).
+    """
 
     @abstractmethod
     def lock(self) -> AbstractContextManager[None]: ...
 
     @abstractmethod
-    def _read(self) -> int | None: ...
+    def _read(self) -> _NonceState | None: ...
 
     @abstractmethod
-    def _write(self, value: int | None) -> None: ...
+    def _write(self, state: _NonceState | None) -> None: ...
 
     def current(self, w3: Web3, address: str) -> int:
-        value = self._read()
-        if value is None:
-            value = int(w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
-            self._write(value)
-        return value
+        pending = int(w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+        state = self._read()
+        if state is None or pending >= state.next_nonce:
+            return pending
+        if _node_knows(w3, state.last_tx_hash):
+            return state.next_nonce  # the node lags behind its own pool: trust the counter
+        log.warning(
+            "the node at nonce %s does not know %s, sent with nonce %s: it lost it (a restarted "
+            "chain?); following the node",
+            pending,
+            state.last_tx_hash,
+            state.next_nonce - 1,
+        )
+        self._write(None)
+        return pending
 
-    def advance(self, used: int) -> None:
-        """``used`` went out: the next send takes the one after it."""
-        self._write(used + 1)
+    def advance(self, used: int, tx_hash: str) -> None:
+        """``used`` went out as ``tx_hash``: the next send takes the one after it."""
+        self._write(_NonceState(used + 1, tx_hash))
 
     def resync(self) -> None:
         """Forget the counter: the next send re-reads the node's pending count."""
         self._write(None)
+
+
+def _node_knows(w3: Web3, tx_hash: str) -> bool:
+    try:
+        w3.eth.get_transaction(HexBytes(tx_hash))
+    except TransactionNotFound:
+        return False
+    return True
 
 
 class _FileNonceCounter(_NonceCounter):
@@ -147,12 +196,11 @@ class _FileNonceCounter(_NonceCounter):
             finally:
                 os.close(fd)  # closing drops the flock
 
-    def _read(self) -> int | None:
-        text = self.path.read_text().strip()  # the file exists: lock() creates it
-        return int(text) if text else None
+    def _read(self) -> _NonceState | None:
+        return _NonceState.loads(self.path.read_text())  # the file exists: lock() creates it
 
-    def _write(self, value: int | None) -> None:
-        self.path.write_text("" if value is None else str(value))
+    def _write(self, state: _NonceState | None) -> None:
+        self.path.write_text("" if state is None else state.dumps())
 
 
 class _RedisNonceCounter(_NonceCounter):
@@ -201,17 +249,17 @@ class _RedisNonceCounter(_NonceCounter):
         except redis.RedisError as exc:
             raise NonceStoreUnavailable(f"{what} {self.key}: {exc}") from exc
 
-    def _read(self) -> int | None:
+    def _read(self) -> _NonceState | None:
         with self._unavailable_on_error("nonce counter"):
             value = self._redis.get(self.key)
-        return int(value) if value else None
+        return _NonceState.loads(value.decode()) if value else None
 
-    def _write(self, value: int | None) -> None:
+    def _write(self, state: _NonceState | None) -> None:
         with self._unavailable_on_error("nonce counter"):
-            if value is None:
+            if state is None:
                 self._redis.delete(self.key)
             else:
-                self._redis.set(self.key, value)
+                self._redis.set(self.key, state.dumps())
 
 
 _counters: dict[tuple[str, str, str | None], _NonceCounter] = {}
@@ -221,8 +269,7 @@ _counters_lock = threading.Lock()
 def _nonce_counter(rpc_url: str, address: str, store: str | None = None) -> _NonceCounter:
     """The counter of (node, account): in a file on this machine, or in Redis at ``store``.
 
-    A fresh process starts it from the node's pending count: a counter left from earlier runs (a
-    restarted chain) would otherwise be trusted.
+    A fresh process starts it from the node's pending count, not from what earlier runs left.
     """
     with _counters_lock:
         key = (rpc_url, address, store)
@@ -406,10 +453,10 @@ class ChainClient:
                     self._nonces.resync()
                     raise
                 try:
-                    self._nonces.advance(nonce)
+                    self._nonces.advance(nonce, tx_hash.to_0x_hex())
                 except NonceStoreUnavailable as exc:
                     # It went out: raising now would have the caller send it again. The stale
-                    # counter costs the next send one "nonce too low" and a re-read.
+                    # counter is behind the node's pending count, which the next send takes.
                     log.warning("sent %s but could not advance the nonce: %s", nonce, exc)
                 return tx_hash.to_0x_hex()
         raise AssertionError("unreachable")

@@ -273,12 +273,55 @@ def test_a_send_that_went_out_is_not_reported_failed_when_the_counter_cannot_adv
     client = ChainClient(_funded(admin_client, 25).rpc_url, dev_key(25), nonce_store=redis_url)
     before = admin_client.w3.eth.get_transaction_count(client.address, "pending")
 
-    def advance_fails(used: int) -> None:
+    def advance_fails(used: int, tx_hash: str) -> None:
         raise NonceStoreUnavailable("fake: Redis went away after the send")
 
     with monkeypatch.context() as patch:
         patch.setattr(client._nonces, "advance", advance_fails)
         first = client.transfer(admin_client.address, 1)
-    second = client.transfer(admin_client.address, 1)  # stale counter: refused once, re-read
+    second = client.transfer(admin_client.address, 1)  # stale counter: the node's count wins
     nonces = [admin_client.w3.eth.get_transaction(r.tx_hash)["nonce"] for r in (first, second)]
     assert nonces == [before, before + 1]
+
+
+def test_a_chain_restarted_on_the_same_url_is_followed(tmp_path: Path) -> None:
+    """A long-lived process outlives its node: the fresh chain starts every account at nonce 0.
+    Sending with the old counter's nonce would only queue the transaction behind a gap (no
+    receipt, and a mint that could land much later); the client sees the node does not know its
+    last send and takes the node's count."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    node = start_anvil("127.0.0.1", port, tmp_path / "first")
+    try:
+        client = ChainClient(url, dev_key(0), receipt_timeout_s=5)
+        for _ in range(3):
+            client.transfer(dev_key_address(1), 1)
+    finally:
+        node.stop()
+    node = start_anvil("127.0.0.1", port, tmp_path / "second")
+    try:
+        result = client.transfer(dev_key_address(1), 1)
+        assert client.w3.eth.get_transaction(result.tx_hash)["nonce"] == 0
+        assert client.transfer(dev_key_address(1), 1).receipt["status"] == 1
+    finally:
+        node.stop()
+
+
+def test_a_node_behind_its_own_pool_does_not_rewind_the_counter(
+    admin_client: ChainClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a load balancer one backend may count fewer pending sends than another that took
+    them. One anvil cannot lag behind itself, so a named fake (``lagging_count``) answers one
+    less than the truth; the client knows its last send is known and keeps its own counter."""
+    client = _funded(admin_client, 26)
+    client.transfer(admin_client.address, 1)
+    w3 = client.w3
+    true_count = w3.eth.get_transaction_count
+
+    def lagging_count(address: str, block: str = "latest") -> int:
+        return true_count(address, block) - 1  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(w3.eth, "get_transaction_count", lagging_count)
+        result = client.transfer(admin_client.address, 1)
+    assert w3.eth.get_transaction(result.tx_hash)["nonce"] == true_count(client.address) - 1
