@@ -6,7 +6,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from backend.api.errors import error_json, map_error
-from backend.chain.errors import ChainError, ChainUnavailable, TransactionTimeout
+from backend.chain.errors import (
+    ChainError,
+    ChainUnavailable,
+    NonceStoreUnavailable,
+    TransactionTimeout,
+)
 from backend.ipfs.errors import IpfsError, IpfsUnavailable
 from backend.pipeline.generation import GenerationRefused
 from backend.pipeline.jobs import JobNotFound
@@ -46,6 +51,7 @@ def install_pipeline_error_handlers(app: FastAPI) -> None:
     map_error(app, InvalidSoundId, 422, "invalid_sound_id")
     map_error(app, IpfsUnavailable, 503, "ipfs_unavailable")
     map_error(app, IpfsError, 502, "ipfs_error")
+    map_error(app, NonceStoreUnavailable, 503, "nonce_store_unavailable")
     map_error(app, ChainUnavailable, 503, "chain_unavailable")
     map_error(app, TransactionTimeout, 504, "chain_timeout")
     map_error(app, ChainError, 502, "chain_error")

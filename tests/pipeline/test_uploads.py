@@ -143,6 +143,44 @@ def test_relayed_registration_by_the_uploader_only(
     assert again.status_code == 409
 
 
+def test_a_nonce_store_out_of_reach_is_503_and_the_registration_can_be_sent_again(
+    pipeline_settings: Settings,
+    pipeline_registry: SoundRegistry,
+    make_client: Callable[..., TestClient],
+    alice: LocalAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nonces in Redis, a relayer lock held elsewhere (a sender that died holding it) makes
+    the relay wait, then answer 503 ``nonce_store_unavailable``: nothing was sent, the sound stays
+    unregistered, and the same signature goes through once the lock is free."""
+    import redis
+
+    from backend.chain import client as client_module
+
+    shared = pipeline_settings.model_copy(update={"nonce_store": "redis"})
+    client = make_client(shared)
+    auth = signed_in(client, alice)
+    body = upload(client, auth, meow_wav_bytes(seed=107)).json()
+    signature = sign_registration(alice, body["typed_data"])
+    relayer = Account.from_key(shared.relayer_key).address
+    counter = client_module._nonce_counter(shared.chain_rpc_url, relayer, shared.redis_url)
+    assert isinstance(counter, client_module._RedisNonceCounter)
+    monkeypatch.setattr(client_module._RedisNonceCounter, "LOCK_TTL_S", 0.5)
+    held = redis.Redis.from_url(shared.redis_url).lock(f"{counter.key}:lock", timeout=30)
+    assert held.acquire(blocking=False)
+    try:
+        refused = register(client, auth, body["sound_id"], signature)
+    finally:
+        held.release()
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "nonce_store_unavailable"
+    assert pipeline_registry.sound(body["sound_id"]) is None
+
+    done = register(client, auth, body["sound_id"], signature)
+    assert done.status_code == 200, done.text
+    assert pipeline_registry.sound(body["sound_id"]) is not None
+
+
 def test_not_signed_in_is_401_and_stores_nothing(
     client: TestClient, pipeline_settings: Settings
 ) -> None:
