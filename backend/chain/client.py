@@ -129,9 +129,9 @@ class _NonceCounter(ABC):
     Each read is checked against the node's pending count. A node that counts more has seen sends
     from elsewhere: its count is taken, with no refused send. A node that counts fewer either lags
     (a load-balanced backend behind the others), or has lost the sends (a chain restarted on the
-    same URL, a dropped transaction): it lost them if it does not know the last one we sent, and
-    then its count is taken, since a nonce beyond it would only wait in the node's queue (and
-    could be mined much later, unasked).
+    same URL, our last send dropped from its pool): it lost them if it does not know the last one
+    we sent, and then its count is taken, since a nonce beyond it would only wait in the node's
+    queue (and could be mined much later, unasked).
     """
 
     @abstractmethod
