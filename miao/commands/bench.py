@@ -18,6 +18,7 @@ _BENCHES: list[str] = [
     "miao.commands.bench_label",
     "miao.commands.bench_ipfs",
     "miao.commands.bench_pipeline",
+    "miao.commands.bench_sends",
     "miao.commands.bench_synth",
 ]
 

@@ -1,4 +1,4 @@
-"""``miao deploy`` and ``miao bench gas`` against the session's anvil."""
+"""``miao deploy``, ``miao bench gas`` and ``miao bench sends`` against the session's anvil."""
 
 from __future__ import annotations
 
@@ -43,3 +43,33 @@ def test_deploy_without_a_chain_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "no chain answers" in result.stderr
     assert not out.exists()
+
+
+def test_bench_sends_json_measures_both_phases(anvil_url: str) -> None:
+    result = runner.invoke(
+        app, ["bench", "sends", "--json", "--sends", "12", "--threads", "4", "--rpc-url", anvil_url]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert set(figures) == {
+        "sequential_per_s",
+        "p50_ms",
+        "p95_ms",
+        "concurrent_per_s",
+        "threads",
+        "sends",
+        "nonce_store",
+    }
+    assert figures["sequential_per_s"] > 0 and figures["concurrent_per_s"] > 0
+    assert 0 < figures["p50_ms"] <= figures["p95_ms"]
+    assert (figures["threads"], figures["sends"], figures["nonce_store"]) == (4, 12, "machine")
+
+
+def test_bench_sends_without_a_chain_or_with_a_bad_store_exits_2() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = runner.invoke(app, ["bench", "sends", "--sends", "2", "--rpc-url", url])
+    assert result.exit_code == 2
+    assert "error" in result.stderr
+    result = runner.invoke(app, ["bench", "sends", "--nonce-store", "cluster", "--rpc-url", url])
+    assert result.exit_code == 2
+    assert "machine or redis" in result.stderr
