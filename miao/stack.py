@@ -12,7 +12,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -140,6 +141,23 @@ def start_anvil(
     proc = ManagedProcess("anvil", argv, logs / "anvil.log").start()
     proc.wait_until(lambda: port_is_open(host, port), timeout=30)
     return proc
+
+
+@contextmanager
+def chain_or_throwaway_anvil(rpc_url: str | None, prefix: str) -> Iterator[str]:
+    """``rpc_url`` as given, or the URL of a fresh anvil (logs in a ``prefix`` temp folder) that
+    is stopped on the way out: what a benchmark measures on when it is pointed at no chain."""
+    if rpc_url is not None:
+        yield rpc_url
+        return
+    import tempfile
+
+    port = free_port()
+    anvil = start_anvil("127.0.0.1", port, Path(tempfile.mkdtemp(prefix=prefix)))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        anvil.stop()
 
 
 def ensure_redis(url: str, logs: Path, data_dir: Path) -> ManagedProcess | None:

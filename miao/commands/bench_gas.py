@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -138,25 +136,18 @@ def gas(
     """Gas of register (direct, relayed), setLabel, mint and redeem; exit 1 if over a target."""
     from backend.chain.errors import ChainError
     from backend.settings import get_settings
-    from miao.stack import StackError, free_port, start_anvil
+    from miao.stack import StackError, chain_or_throwaway_anvil
 
-    anvil = None
     try:
         with err.status("measuring gas") as status:
             if rpc_url is None:
                 status.update("starting anvil")
-                port = free_port()
-                logs = Path(tempfile.mkdtemp(prefix="miao-bench-gas-"))
-                anvil = start_anvil("127.0.0.1", port, logs)
-                rpc_url = f"http://127.0.0.1:{port}"
-            status.update(f"deploying and sending on {rpc_url}")
-            figures = measure_gas(rpc_url, get_settings().deployer_key)
+            with chain_or_throwaway_anvil(rpc_url, "miao-bench-gas-") as url:
+                status.update(f"deploying and sending on {url}")
+                figures = measure_gas(url, get_settings().deployer_key)
     except (StackError, ChainError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    finally:
-        if anvil is not None:
-            anvil.stop()
 
     if json_out:
         typer.echo(json.dumps(figures.steady))

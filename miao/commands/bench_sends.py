@@ -10,11 +10,9 @@ sending from the same key at once (throughput, every nonce distinct).
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -106,42 +104,35 @@ def sends(
 
     Exit codes: 0 measured, 1 the concurrent sends did not take consecutive nonces, 2 no chain or
     nonce store answers, or a bad option."""
+    from eth_account import Account
+
     from backend.chain.dev_accounts import dev_key
     from backend.chain.errors import ChainError
     from backend.settings import get_settings
-    from miao.stack import StackError, free_port, start_anvil
+    from miao.stack import StackError, chain_or_throwaway_anvil
 
     if nonce_store not in ("machine", "redis"):
         err.print(f"[red]error:[/] --nonce-store must be machine or redis, not {nonce_store!r}")
         raise typer.Exit(2)
-    settings = get_settings()
-    store = settings.redis_url if nonce_store == "redis" else None
-    anvil = None
+    store = get_settings().redis_url if nonce_store == "redis" else None
+    to = Account.from_key(dev_key(1)).address
+    if rpc_url is None:
+        err.print("starting anvil…")
     try:
-        if rpc_url is None:
-            err.print("starting anvil…")
-            port = free_port()
-            anvil = start_anvil("127.0.0.1", port, Path(tempfile.mkdtemp(prefix="miao-bench-")))
-            rpc_url = f"http://127.0.0.1:{port}"
-        from eth_account import Account
-
-        to = Account.from_key(dev_key(1)).address
-        figures = measure_sends(rpc_url, dev_key(9), to, count, threads, store)
+        with chain_or_throwaway_anvil(rpc_url, "miao-bench-sends-") as url:
+            figures = measure_sends(url, dev_key(9), to, count, threads, store)
     except (StackError, ChainError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     except NonceClash as exc:
         err.print(f"[red]nonce safety failed:[/] {exc}")
         raise typer.Exit(1) from None
-    finally:
-        if anvil is not None:
-            anvil.stop()
 
     if json_out:
         typer.echo(json.dumps(asdict(figures)))
         return
     out = Console()
-    out.print(f"sends through ChainClient on {rpc_url} (nonce store: {figures.nonce_store})")
+    out.print(f"sends through ChainClient on {url} (nonce store: {figures.nonce_store})")
     out.print(
         f"  one after another: {figures.sequential_per_s} mined/s, signing to receipt "
         f"p50 {figures.p50_ms} ms, p95 {figures.p95_ms} ms ({figures.sends} transfers)"
