@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+import redis
 import soundfile as sf
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from backend.chain import client as client_module
 from backend.chain.eip712 import recover_signer
 from backend.chain.registry import Kind, SoundRegistry
 from backend.db.models import Job, JobEvent, Sound
@@ -153,10 +155,6 @@ def test_a_nonce_store_out_of_reach_is_503_and_the_registration_can_be_sent_agai
     """With nonces in Redis, a relayer lock held elsewhere (a sender that died holding it) makes
     the relay wait, then answer 503 ``nonce_store_unavailable``: nothing was sent, the sound stays
     unregistered, and the same signature goes through once the lock is free."""
-    import redis
-
-    from backend.chain import client as client_module
-
     shared = pipeline_settings.model_copy(update={"nonce_store": "redis"})
     client = make_client(shared)
     auth = signed_in(client, alice)
