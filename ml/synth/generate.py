@@ -45,6 +45,7 @@ class FastWeights:
     b_out1: np.ndarray
     w_out2: np.ndarray  # [H, 256]
     b_out2: np.ndarray
+    w_excitation: np.ndarray  # [L, channels, 2G] (channels 0 for a model without excitation)
 
     @classmethod
     def from_model(cls, model: WaveNet) -> FastWeights:
@@ -55,6 +56,13 @@ class FastWeights:
             return w.transpose(-1, -2)
 
         dil = model.dilated
+        cfg = model.config
+        layers, channels = len(cfg.dilations), cfg.excitation
+        w_exc = (
+            model.cond_excitation.weight.view(layers, 2 * cfg.gate, channels).transpose(1, 2)
+            if channels
+            else torch.zeros(layers, 0, 2 * cfg.gate)
+        )
         return cls(
             dilations=np.asarray(model.config.dilations, dtype=np.int64),
             embed=f32(model.embed.weight),
@@ -68,6 +76,7 @@ class FastWeights:
             b_out1=f32(model.out1.bias),
             w_out2=f32(in_major(model.out2.weight[:, :, 0])),
             b_out2=f32(model.out2.bias),
+            w_excitation=f32(w_exc),
         )
 
 
@@ -86,6 +95,7 @@ def _run(
     prev: int,
     history: np.ndarray,  # [L, max_d, R] ring buffers of each layer's past inputs
     cond: np.ndarray,  # [F, L, 2G]
+    excitation: np.ndarray,  # [samples, channels] (channels may be 0)
     uniforms: np.ndarray,  # float64 [samples]
     inv_temperature: float,
     out: np.ndarray,  # int64 [samples]
@@ -101,6 +111,7 @@ def _run(
     b_out1: np.ndarray,
     w_out2: np.ndarray,
     b_out2: np.ndarray,
+    w_excitation: np.ndarray,
 ) -> int:
     layers = dilations.shape[0]
     residual = embed.shape[1]
@@ -109,6 +120,7 @@ def _run(
     skip_ch = w_skip.shape[2]
     hidden = w_out1.shape[1]
     classes = w_out2.shape[1]
+    channels = w_excitation.shape[1]
     x = np.empty(residual, dtype=np.float32)
     z = np.empty(gate2, dtype=np.float32)
     g = np.empty(gate, dtype=np.float32)
@@ -123,6 +135,10 @@ def _run(
         for layer in range(layers):
             past = history[layer, t % dilations[layer]]
             z[:] = cond[frame, layer]
+            for k in range(channels):
+                e_k = excitation[t, k]
+                for o in range(gate2):
+                    z[o] += w_excitation[layer, k, o] * e_k
             for r in range(residual):
                 p_r = past[r]
                 x_r = x[r]
@@ -199,15 +215,21 @@ class FastGenerator:
         history = np.zeros(
             (len(w.dilations), int(w.dilations.max()), w.embed.shape[1]), dtype=np.float32
         )
+        excited = self.model.excitation_of(mel[None], samples)
+        excitation = (
+            np.zeros((samples, 0), dtype=np.float32)
+            if excited is None
+            else np.ascontiguousarray(excited[0].T.numpy(), dtype=np.float32)
+        )
         uniforms = sampling_uniforms(seed, samples)
         out = np.zeros(samples, dtype=np.int64)
         prev = START_CLASS
         for start in range(0, samples, CHUNK):
             stop = min(samples, start + CHUNK)
             prev = _run(
-                start, stop, prev, history, cond, uniforms, 1.0 / temperature, out,
+                start, stop, prev, history, cond, excitation, uniforms, 1.0 / temperature, out,
                 w.dilations, w.embed, w.w_past, w.w_now, w.w_res, w.b_res, w.w_skip,
-                w.b_skip_total, w.w_out1, w.b_out1, w.w_out2, w.b_out2,
+                w.b_skip_total, w.w_out1, w.b_out1, w.w_out2, w.b_out2, w.w_excitation,
             )  # fmt: skip
             if progress is not None:
                 progress(stop)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ml.synth.excitation import excitation
 from ml.synth.mel import HOP, N_MELS, QUANT_LEVELS
 
 START_CLASS = 128
@@ -37,6 +38,8 @@ class WaveNetConfig:
     out_hidden: int = 64
     cond_channels: int = 64
     emotion_dim: int = 16
+    excitation: int = 0
+    """Harmonic excitation channels (:mod:`ml.synth.excitation`); 0 = none, as first shipped."""
 
     @property
     def dilations(self) -> list[int]:
@@ -46,12 +49,15 @@ class WaveNetConfig:
     def receptive_field(self) -> int:
         return sum(self.dilations) + 1
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WaveNetConfig:
         return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not self.excitation:
+            del data["excitation"]  # configs shipped before it existed stay byte-identical
+        return data
 
 
 class WaveNet(nn.Module):
@@ -63,6 +69,10 @@ class WaveNet(nn.Module):
         self.cond_net = nn.Conv1d(N_MELS, cfg.cond_channels, 3, padding=1)
         self.cond_local = nn.Conv1d(cfg.cond_channels, layers * 2 * cfg.gate, 1)
         self.cond_global = nn.Linear(cfg.emotion_dim, layers * 2 * cfg.gate, bias=False)
+        if cfg.excitation:
+            # Zero at first: a WaveNet trained without excitation starts out unchanged.
+            self.cond_excitation = nn.Linear(cfg.excitation, layers * 2 * cfg.gate, bias=False)
+            nn.init.zeros_(self.cond_excitation.weight)
         self.dilated = nn.ModuleList(
             nn.Conv1d(cfg.residual, 2 * cfg.gate, 2, dilation=d) for d in cfg.dilations
         )
@@ -78,14 +88,38 @@ class WaveNet(nn.Module):
         both = local + self.cond_global(emotion)[..., None]
         return both.view(mel.shape[0], len(cfg.dilations), 2 * cfg.gate, mel.shape[-1])
 
-    def forward(self, prev: torch.Tensor, mel: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
+    def excitation_of(self, mel: torch.Tensor, samples: int) -> torch.Tensor | None:
+        """``[B, excitation, samples]`` for ``mel`` ``[B, N_MELS, F]``, or None without excitation."""
+        if not self.config.excitation:
+            return None
+        channels = self.config.excitation
+        rows = [excitation(m, samples, channels) for m in mel.detach().cpu()]
+        return torch.stack(rows).to(mel.device)
+
+    def forward(
+        self,
+        prev: torch.Tensor,
+        mel: torch.Tensor,
+        emotion: torch.Tensor,
+        excitation: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Logits ``[B, 256, T]`` for every position: ``prev[:, t]`` is the class of sample t-1.
 
         ``mel`` ``[B, N_MELS, F]`` needs ``F >= ceil(T / HOP)``; ``emotion`` is ``[B, dim]``.
+        ``excitation`` ``[B, channels, T]`` (a model with excitation channels only) defaults to
+        :meth:`excitation_of` the mel; training passes crops of whole-clip excitations.
         """
         steps = prev.shape[1]
         if mel.shape[-1] * HOP < steps:
             raise ValueError(f"mel has {mel.shape[-1]} frames, too few for {steps} samples")
+        if self.config.excitation:
+            if excitation is None:
+                excitation = self.excitation_of(mel, steps)
+            assert excitation is not None
+            excited = excitation.transpose(1, 2)[:, :steps]  # [B, T, channels]
+            w_exc = self.cond_excitation.weight.view(
+                len(self.config.dilations), 2 * self.config.gate, -1
+            )
         # Kept at frame rate and upsampled one layer at a time: a sample-rate tensor for all
         # layers would cost far more memory traffic (in backward above all) than the layers.
         cond = self.frame_conditioning(mel, emotion).permute(0, 1, 3, 2).unbind(1)
@@ -98,7 +132,10 @@ class WaveNet(nn.Module):
             conv = self.dilated[i]
             past = F.pad(x, (0, 0, d, 0))[:, :steps]
             z = F.linear(past, conv.weight[:, :, 0]) + F.linear(x, conv.weight[:, :, 1], conv.bias)
-            a, b = (z + cond[i][:, frame_of]).chunk(2, dim=-1)
+            z = z + cond[i][:, frame_of]
+            if self.config.excitation:
+                z = z + F.linear(excited, w_exc[i])
+            a, b = z.chunk(2, dim=-1)
             g = torch.tanh(a) * torch.sigmoid(b)
             skip = skip + F.linear(g, self.skip[i].weight[:, :, 0], self.skip[i].bias)
             x = x + F.linear(g, self.res[i].weight[:, :, 0], self.res[i].bias)
@@ -137,8 +174,9 @@ def generate_naive(
     prev = torch.full((1, samples), START_CLASS, dtype=torch.long)
     out = np.zeros(samples, dtype=np.int64)
     with torch.inference_mode():
+        excitation = model.excitation_of(mel[None], samples)
         for t in range(samples):
-            logits = model(prev[:, : t + 1], mel[None], emotion[None])[0, :, t].numpy()
+            logits = model(prev[:, : t + 1], mel[None], emotion[None], excitation)[0, :, t].numpy()
             out[t] = sample_class(logits, temperature, float(u[t]))
             if t + 1 < samples:
                 prev[0, t + 1] = int(out[t])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from ml.synth.generate import FastGenerator
-from ml.synth.mel import QUANT_LEVELS, mu_law_decode, mu_law_encode
+from ml.synth.mel import QUANT_LEVELS, log_mel, mu_law_decode, mu_law_encode
 from ml.synth.wavenet import WaveNet, generate_naive
 from tests.fixtures.synth import TINY_WAVENET
 
@@ -26,21 +28,31 @@ def test_mu_law_round_trip() -> None:
     assert torch.equal(mu_law_encode(torch.from_numpy(wave)), torch.from_numpy(mu_law_encode(wave)))
 
 
-@pytest.fixture
-def tiny_wavenet() -> WaveNet:
+@pytest.fixture(params=[0, 2], ids=["plain", "excited"])
+def tiny_wavenet(request: pytest.FixtureRequest) -> WaveNet:
+    """The tiny WaveNet without and with harmonic excitation (every test runs on both)."""
     torch.manual_seed(1)
-    model = WaveNet(TINY_WAVENET).eval()
+    model = WaveNet(replace(TINY_WAVENET, excitation=request.param)).eval()
     with torch.no_grad():  # larger weights than at init: peakier, more varied distributions
         for p in model.parameters():
             p.mul_(3.0)
+        if request.param:  # the excitation input starts at zero: give it weight to matter
+            model.cond_excitation.weight.normal_(0.0, 3.0)
     return model
+
+
+def harmonic_mel(samples: int, f0: float = 440.0) -> torch.Tensor:
+    """The synthesis log-mel of a harmonic tone: voiced throughout, so excitation is not zero."""
+    t = np.arange(samples) / 16000
+    tone = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 8)) * 0.3
+    return log_mel(tone.astype(np.float32))
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
 def test_fast_generator_equals_full_convolution(tiny_wavenet: WaveNet, temperature: float) -> None:
     """The cached-queue generator draws exactly the naive generator's samples (same seed)."""
-    mel, emotion = torch.randn(80, 4), torch.randn(4)
     samples = 560  # 3.5 conditioning frames, several times the receptive field (16)
+    mel, emotion = harmonic_mel(samples), torch.randn(4)
     naive = generate_naive(tiny_wavenet, mel, emotion, samples, seed=5, temperature=temperature)
     fast = FastGenerator(tiny_wavenet).generate(mel, emotion, samples, 5, temperature)
     assert len(set(naive.tolist())) > 20  # a non-trivial sequence, not one repeated class
@@ -55,6 +67,23 @@ def test_fast_generator_follows_its_conditioning(tiny_wavenet: WaveNet) -> None:
     assert not np.array_equal(gen.generate(mel, emotion, 600, seed=4), base)
     assert not np.array_equal(gen.generate(mel, -emotion, 600, seed=3), base)
     assert not np.array_equal(gen.generate(mel + 1.0, emotion, 600, seed=3), base)
+
+
+def test_excitation_changes_what_an_excited_wavenet_draws() -> None:
+    """The excitation input is used by both generators, and only where the mel is voiced."""
+    torch.manual_seed(1)
+    model = WaveNet(replace(TINY_WAVENET, excitation=2)).eval()
+    emotion = torch.randn(4)
+    voiced, unvoiced = harmonic_mel(560), torch.full((80, 4), -3.0)
+    before = FastGenerator(model)
+    plain = [before.generate(m, emotion, 560, seed=2) for m in (voiced, unvoiced)]
+    with torch.no_grad():
+        model.cond_excitation.weight.normal_(0.0, 3.0)
+    after = FastGenerator(model)
+    excited = [after.generate(m, emotion, 560, seed=2) for m in (voiced, unvoiced)]
+    assert not np.array_equal(excited[0], plain[0])
+    assert np.array_equal(excited[1], plain[1])  # silence has no pitch: nothing to excite
+    assert np.array_equal(excited[0], generate_naive(model, voiced, emotion, 560, seed=2))
 
 
 def test_fast_generator_rejects_bad_requests(tiny_wavenet: WaveNet) -> None:
