@@ -20,14 +20,18 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 
+from ml.registry import WEIGHTS_FILE
 from ml.synth import checkpoint
 from ml.synth.corpus import Corpus, load_cats
 from ml.synth.emotion import EmotionEncoder
+from ml.synth.excitation import excitation
 from ml.synth.mel import HOP, log_mel, mu_law_encode
 from ml.synth.prior import SILENT_FRAME, MelPrior, PriorConfig
 from ml.synth.wavenet import START_CLASS, WaveNet, WaveNetConfig
@@ -38,16 +42,35 @@ CROP_PARTS = ("train", "val")  # training never decodes the test clips
 
 
 class MelBank:
-    """Each clip's synthesis log-mel, computed on first use and kept (float16)."""
+    """Each clip's synthesis log-mel (and excitation), computed on first use and kept (float16)."""
 
     def __init__(self, corpus: Corpus) -> None:
         self.corpus = corpus
         self.mels: dict[int, torch.Tensor] = {}
+        self.excitations: dict[int, torch.Tensor] = {}
 
     def __getitem__(self, i: int) -> torch.Tensor:
         if i not in self.mels:
             self.mels[i] = log_mel(self.corpus.wave(i)).half()
         return self.mels[i].float()
+
+    def excitation(self, i: int, channels: int) -> torch.Tensor:
+        """``[channels, samples]`` of the whole clip: what the WaveNet gets when generating it."""
+        if i not in self.excitations:
+            wave = self.corpus.wave(i)
+            self.excitations[i] = excitation(self[i], len(wave), channels).half()
+        return self.excitations[i].float()
+
+
+class WaveBatch(NamedTuple):
+    prev: torch.Tensor  # [B, T] the class before each sample
+    target: torch.Tensor  # [B, T]
+    mel: torch.Tensor  # [B, N_MELS, T / HOP]
+    moods: torch.Tensor  # [B]
+    excitation: torch.Tensor | None  # [B, channels, T], or None for a model without it
+
+    def to(self, device: torch.device) -> WaveBatch:
+        return WaveBatch(*(None if t is None else t.to(device) for t in self))
 
 
 def wave_batch(
@@ -57,11 +80,12 @@ def wave_batch(
     rng: np.random.Generator,
     size: int,
     crop: int = WAVE_CROP,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(prev classes [B,T], target classes [B,T], mel [B,80,T/HOP], moods [B]); hop-aligned crops."""
+    excitation_channels: int = 0,
+) -> WaveBatch:
+    """Hop-aligned random crops of ``size`` clips from ``pool`` (zero-padded past a clip's end)."""
     if crop % HOP:
         raise ValueError(f"crop must be a multiple of {HOP} samples, got {crop}")
-    prevs, targets, mels, moods = [], [], [], []
+    prevs, targets, mels, moods, excitations = [], [], [], [], []
     frames = crop // HOP
     for i in rng.choice(pool, size):
         wave, mel = corpus.wave(int(i)), bank[int(i)]
@@ -80,7 +104,16 @@ def wave_batch(
         targets.append(target)
         mels.append(m)
         moods.append(int(corpus.labels[i]))
-    return torch.stack(prevs), torch.stack(targets), torch.stack(mels), torch.tensor(moods)
+        if excitation_channels:
+            e = bank.excitation(int(i), excitation_channels)[:, start : start + crop]
+            excitations.append(F.pad(e, (0, crop - e.shape[-1])))
+    return WaveBatch(
+        torch.stack(prevs),
+        torch.stack(targets),
+        torch.stack(mels),
+        torch.tensor(moods),
+        torch.stack(excitations) if excitation_channels else None,
+    )
 
 
 def mel_batch(
@@ -97,6 +130,37 @@ def mel_batch(
         mels.append(m)
         moods.append(int(corpus.labels[i]))
     return torch.stack(mels), torch.tensor(moods)
+
+
+def shipped_start(
+    root: Path, overrides: dict[str, Any]
+) -> tuple[WaveNet, MelPrior, EmotionEncoder]:
+    """The shipped GRU-prior synthesiser under ``root`` as a starting point for more training.
+
+    ``overrides`` change the WaveNet's config; weights the shipped model lacks (the excitation
+    input) keep their initial values, which leave the network's output as it was.
+    """
+    folder = root / "wavenet"
+    config = json.loads((folder / "config.json").read_text())
+    state = load_file(str(folder / WEIGHTS_FILE))
+    wavenet = WaveNet(WaveNetConfig.from_dict({**config["wavenet"], **overrides}))
+    missing, unexpected = wavenet.load_state_dict(
+        {k[len("wavenet.") :]: v for k, v in state.items() if k.startswith("wavenet.")},
+        strict=False,
+    )
+    if unexpected or any(not k.startswith("cond_excitation.") for k in missing):
+        raise ValueError(
+            f"{folder}: weights do not fit: missing {missing}, unexpected {unexpected}"
+        )
+    if config["prior"].get("kind", "gru") != "gru":
+        raise ValueError(f"{folder}: its mel prior is not the GRU prior this trains")
+    prior = MelPrior(PriorConfig.from_dict(config["prior"]))
+    prior.load_state_dict(
+        {k[len("prior.") :]: v for k, v in state.items() if k.startswith("prior.")}
+    )
+    emotion = EmotionEncoder()
+    emotion.load_state_dict(load_file(str(root / "emotion-encoder" / WEIGHTS_FILE)))
+    return wavenet, prior, emotion
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -136,7 +200,23 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--save-every", type=float, default=120.0, help="seconds")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="a weights folder (ml/weights): start from its shipped WaveNet, prior and emotion "
+        "encoder; --wavenet overrides add to its config (new weights, such as excitation, "
+        "start at zero)",
+    )
+    parser.add_argument(
+        "--freeze",
+        default="",
+        help="comma-separated parts not to train: prior, emotion (their losses are skipped)",
+    )
     args = parser.parse_args(argv)
+    frozen = {part for part in args.freeze.split(",") if part}
+    if frozen - {"prior", "emotion"}:
+        parser.error(f"--freeze takes prior and/or emotion, not {sorted(frozen)}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
@@ -152,10 +232,16 @@ def main(argv: list[str] | None = None) -> None:
     bank = MelBank(corpus)
     train = corpus.indices("train")
     val = corpus.indices("val")
-    wcfg, pcfg = WaveNetConfig(**args.wavenet), PriorConfig(**args.prior)
-    wavenet, prior, emotion = WaveNet(wcfg), MelPrior(pcfg), EmotionEncoder()
+    if args.init_from is not None:
+        wavenet, prior, emotion = shipped_start(args.init_from, args.wavenet)
+        wcfg, pcfg = wavenet.config, prior.config
+    else:
+        wcfg, pcfg = WaveNetConfig(**args.wavenet), PriorConfig(**args.prior)
+        wavenet, prior, emotion = WaveNet(wcfg), MelPrior(pcfg), EmotionEncoder()
+    prior.requires_grad_("prior" not in frozen)
+    emotion.requires_grad_("emotion" not in frozen)
     wavenet, prior, emotion = wavenet.to(device), prior.to(device), emotion.to(device)
-    params = [*wavenet.parameters(), *prior.parameters(), *emotion.parameters()]
+    params = [p for m in (wavenet, prior, emotion) for p in m.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=args.lr)
     rng = np.random.default_rng(args.seed)
     step, spent = 0, 0.0
@@ -177,17 +263,17 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     log = checkpoint.TrainLog(args.run)
     val_rng = np.random.default_rng(1234)
-    val_wave = [t.to(device) for t in wave_batch(corpus, bank, val, val_rng, 8)]
+    channels = wcfg.excitation
+    val_wave = wave_batch(corpus, bank, val, val_rng, 8, excitation_channels=channels).to(device)
     val_mel = [t.to(device) for t in mel_batch(corpus, bank, val, val_rng, 16)]
 
     def validate() -> dict[str, float]:
         wavenet.eval(), prior.eval(), emotion.eval()
         with torch.no_grad():
-            prev, target, mel, moods = val_wave
-            e = emotion.from_moods(moods)
+            e = emotion.from_moods(val_wave.moods)
             with autocast:
-                logits = wavenet(prev, mel, e)
-            w = F.cross_entropy(logits.float(), target).item()
+                logits = wavenet(val_wave.prev, val_wave.mel, e, val_wave.excitation)
+            w = F.cross_entropy(logits.float(), val_wave.target).item()
             mels, moods = val_mel
             p = prior.loss(mels, emotion.from_moods(moods)).item()
             acc = (emotion.reference(mels).argmax(-1) == moods).float().mean().item()
@@ -211,17 +297,24 @@ def main(argv: list[str] | None = None) -> None:
             cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, spent / (args.minutes * 60))))
             for group in optimiser.param_groups:
                 group["lr"] = args.lr_floor + (args.lr - args.lr_floor) * cosine
-        batch = wave_batch(corpus, bank, train, rng, args.wave_batch, args.wave_crop)
-        prev, target, mel, moods = (t.to(device, non_blocking=True) for t in batch)
-        with autocast:
-            logits = wavenet(prev, mel, emotion.from_moods(moods))
-        wave_loss = F.cross_entropy(logits.float(), target)
-        mels, mel_moods = (
-            t.to(device) for t in mel_batch(corpus, bank, train, rng, args.mel_batch)
+        batch = wave_batch(corpus, bank, train, rng, args.wave_batch, args.wave_crop, channels).to(
+            device
         )
-        prior_loss = prior.loss(mels, emotion.from_moods(mel_moods), args.drop_emotion)
-        ref_loss = F.cross_entropy(emotion.reference(mels), mel_moods)
-        loss = wave_loss + prior_loss + ref_loss
+        with autocast:
+            logits = wavenet(
+                batch.prev, batch.mel, emotion.from_moods(batch.moods), batch.excitation
+            )
+        wave_loss = F.cross_entropy(logits.float(), batch.target)
+        loss, prior_loss, ref_loss = wave_loss, torch.zeros(()), torch.zeros(())
+        if frozen != {"prior", "emotion"}:
+            mels, mel_moods = (
+                t.to(device) for t in mel_batch(corpus, bank, train, rng, args.mel_batch)
+            )
+            if "prior" not in frozen:
+                prior_loss = prior.loss(mels, emotion.from_moods(mel_moods), args.drop_emotion)
+            if "emotion" not in frozen:
+                ref_loss = F.cross_entropy(emotion.reference(mels), mel_moods)
+            loss = wave_loss + prior_loss + ref_loss
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
