@@ -71,7 +71,7 @@ def bench_synth(
         result = synth.synthesize("happy", seconds, seed=seed)
         wavenet.append((time.perf_counter() - started) / seconds)
         e = synth.emotion.encode(mood="happy")
-        mel = synth.prior.sample(e, -(-len(result.wave) // 160), seed)
+        mel = synth.contour(e, -(-len(result.wave) // 160), seed)
         started = time.perf_counter()
         synth.generator.generate(mel, e, len(result.wave), seed)
         generator_only.append((time.perf_counter() - started) / seconds)
@@ -99,7 +99,7 @@ def bench_synth(
     }
     if naive_samples > 0:
         e = synth.emotion.encode(mood="happy")
-        mel = synth.prior.sample(e, -(-naive_samples // 160), 0)
+        mel = synth.contour(e, -(-naive_samples // 160), 0)
         started = time.perf_counter()
         generate_naive(synth.wavenet, mel, e, naive_samples, seed=0)
         figures["naive_wavenet_rtf"] = round(

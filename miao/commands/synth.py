@@ -47,7 +47,9 @@ def synth(
     out: Path = typer.Option(..., "-o", "--out", help="Output WAV; the PNG goes beside it."),
     temperature: float = typer.Option(1.0, help="WaveNet sampling temperature (> 0)."),
     contour_temperature: float = typer.Option(
-        None, help="Mel prior sampling temperature (0 = its mean contour; default: the model's)."
+        None,
+        help="Mel prior sampling temperature: the scale of the noise a contour starts from "
+        "(flow prior) or of each frame's draw (GRU prior); default: the model's.",
     ),
     contour_guidance: float = typer.Option(
         None, help="Mood guidance of the mel prior (1 = none; default: the model's)."

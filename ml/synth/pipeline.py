@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 
 from ml.registry import WEIGHTS_FILE, ModelNotFoundError, sha256_file, weights_dir
 from ml.synth.emotion import MOODS, EmotionEncoder, mood_index, mood_name
+from ml.synth.flow_prior import DEFAULT_STEPS, FlowPrior, FlowPriorConfig
 from ml.synth.generate import FastGenerator
 from ml.synth.mel import (
     frames_for,
@@ -80,6 +81,20 @@ def _prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Te
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
+def build_prior(config: dict[str, Any]) -> MelPrior | FlowPrior:
+    """The mel prior a shipped ``config.json``'s ``prior`` section describes (untrained).
+
+    ``kind: flow`` is the flow-matching prior (:mod:`ml.synth.flow_prior`); no kind is the GRU
+    prior the first models shipped with (:mod:`ml.synth.prior`).
+    """
+    kind = config.get("kind", "gru")
+    if kind == "flow":
+        return FlowPrior(FlowPriorConfig.from_dict(config))
+    if kind == "gru":
+        return MelPrior(PriorConfig.from_dict(config))
+    raise ValueError(f"unknown mel prior kind {kind!r}: flow or gru")
+
+
 def load_emotion_encoder(root: Path | None = None) -> tuple[EmotionEncoder, str]:
     folder = _folder(EMOTION_DIR, root)
     config = json.loads((folder / "config.json").read_text())
@@ -115,12 +130,13 @@ class MeowSynthesiser:
         state = load_file(str(folder / WEIGHTS_FILE))
         self.wavenet = WaveNet(WaveNetConfig.from_dict(config["wavenet"]))
         self.wavenet.load_state_dict(_prefixed(state, "wavenet."))
-        self.prior = MelPrior(PriorConfig.from_dict(config["prior"]))
+        self.prior = build_prior(config["prior"])
         self.prior.load_state_dict(_prefixed(state, "prior."))
         self.wavenet.eval(), self.prior.eval()
         sampling = shipped_sampling(folder, config)
         self.contour_guidance = sampling.get("contour_guidance", 1.0)
         self.contour_temperature = sampling.get("contour_temperature", 0.6)
+        self.contour_steps = int(sampling.get("contour_steps", DEFAULT_STEPS))
         self.generator = FastGenerator(self.wavenet)
         self.model_id = sha256_file(folder / WEIGHTS_FILE)
         self.emotion, self.emotion_model_id = load_emotion_encoder(root)
@@ -163,7 +179,7 @@ class MeowSynthesiser:
             mood = mood_name(mood_index(mood))
         e = self.emotion_vector(mood, reference)
         samples = round(seconds * 16000)
-        mel = self.prior.sample(e, frames_for(samples), seed, contour_temperature, guidance)
+        mel = self.contour(e, frames_for(samples), seed, contour_temperature, guidance)
         if vocoder == "griffin-lim":
             wave = peak_normalise(griffin_lim(mel, samples, seed=seed))
             if progress is not None:
@@ -191,6 +207,23 @@ class MeowSynthesiser:
                 "vocoder": vocoder,
             },
         )
+
+    def contour(
+        self,
+        emotion: torch.Tensor,
+        frames: int,
+        seed: int,
+        temperature: float | None = None,
+        guidance: float | None = None,
+    ) -> torch.Tensor:
+        """The mel prior's ``[N_MELS, frames]`` contour (the shipped sampling settings by default)."""
+        temperature = self.contour_temperature if temperature is None else temperature
+        guidance = self.contour_guidance if guidance is None else guidance
+        if isinstance(self.prior, FlowPrior):
+            return self.prior.sample(
+                emotion, frames, seed, temperature, guidance, self.contour_steps
+            )
+        return self.prior.sample(emotion, frames, seed, temperature, guidance)
 
     def vocode(
         self, mel: torch.Tensor, emotion: torch.Tensor, samples: int, seed: int

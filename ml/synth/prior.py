@@ -39,7 +39,7 @@ class PriorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PriorConfig:
-        return cls(**data)
+        return cls(**{k: v for k, v in data.items() if k != "kind"})
 
 
 class MelPrior(nn.Module):

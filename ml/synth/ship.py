@@ -23,6 +23,7 @@ from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, sha256_file
 from ml.synth import checkpoint
 from ml.synth.corpus import HELD_OUT_SPEAKERS
 from ml.synth.emotion import EMOTION_DIM, MOODS, EmotionEncoder
+from ml.synth.flow_prior import FlowPrior
 from ml.synth.pipeline import EMOTION_DIR, STYLE_DIR, WAVENET_DIR, sampling_json
 from ml.synth.prior import MelPrior
 from ml.synth.style_gan import MelGenerator, StyleConfig
@@ -55,7 +56,7 @@ def _save(state: dict[str, torch.Tensor], folder: Path, config: dict[str, Any]) 
 def save_models(
     out_root: Path,
     wavenet: WaveNet,
-    prior: MelPrior,
+    prior: MelPrior | FlowPrior,
     emotion: EmotionEncoder,
     style_generator: MelGenerator,
     style_config: StyleConfig,
@@ -105,27 +106,12 @@ def _fmt(report: dict[str, Any], key: str, target: str) -> str:
     return f"| {key} | {shown} | {target} |"
 
 
-def ship(
-    wavenet_run: Path,
-    style_run: Path,
-    out_root: Path,
-    eval_report: dict[str, Any],
-    bench_report: dict[str, Any],
-    style_note: str = "",
-    contour_guidance: float = 1.0,
-    contour_temperature: float = 0.6,
-    vocoder_note: str = "",
-    training_note: str = "",
-    style_strength: float = 1.0,
-) -> dict[str, str]:
-    """Save the trained runs as shipped weights and write their model cards; returns the ids.
+def metric_rows(eval_report: dict[str, Any], bench_report: dict[str, Any]) -> list[str]:
+    """The measured-figures table of the synthesis cards: header, then one row per figure.
 
-    ``contour_guidance`` / ``contour_temperature`` become the mel prior's sampling defaults in
-    the WaveNet's config; ``vocoder_note`` is a measured finding for the card's limits and
-    ``training_note`` how this run was chosen.
+    Rows 2-6 are the meow figures, 7-9 the style-transfer ones.
     """
-    ids: dict[str, str] = {}
-    metrics = [
+    return [
         "| figure | value | target |",
         "|---|---|---|",
         _fmt(eval_report, "cat_share", ">= 0.90 (generated clips the `source` model calls cat)"),
@@ -138,18 +124,9 @@ def ship(
         _fmt(bench_report, "style_rtf", "<= 0.5"),
     ]
 
-    def same_weights(*names: str) -> bool:
-        """Figures count only for the exact weights they were measured on."""
-        measured = {**eval_report.get("models", {}), **bench_report.get("models", {})}
-        return all(measured.get(n) == ids.get(n) for n in names)
 
-    def table(rows: list[str], *names: str) -> str:
-        if not (eval_report or bench_report):
-            return "Not measured yet for these weights."
-        if not same_weights(*names):
-            return "The eval/bench reports given were measured on other weights: not shown."
-        return "\n".join(rows)
-
+def eval_notes(eval_report: dict[str, Any]) -> str:
+    """The controls and diagnostics of a ``miao eval synth`` report, as card prose."""
     controls = eval_report.get("controls", {})
     yamnet = eval_report.get("yamnet", {})
     contour = eval_report.get("contour_griffin_lim", {})
@@ -178,6 +155,11 @@ def ship(
             + (
                 f"; the same mel contours rendered by Griffin-Lim instead of the WaveNet match "
                 f"{contour['mood_match']:.2f}"
+                + (
+                    f" and are called cat {contour['cat_share']:.2f} of the time"
+                    if contour.get("cat_share") is not None
+                    else ""
+                )
                 if contour
                 else ""
             )
@@ -191,6 +173,44 @@ def ship(
             f"(happy, curious, sleepy), rendered by it, are called cat {vocoded['cat_share']:.2f} "
             f"of the time; the originals {vocoded['original_cat_share']:.2f}."
         )
+    return caution
+
+
+def ship(
+    wavenet_run: Path,
+    style_run: Path,
+    out_root: Path,
+    eval_report: dict[str, Any],
+    bench_report: dict[str, Any],
+    style_note: str = "",
+    contour_guidance: float = 1.0,
+    contour_temperature: float = 0.6,
+    vocoder_note: str = "",
+    training_note: str = "",
+    style_strength: float = 1.0,
+) -> dict[str, str]:
+    """Save the trained runs as shipped weights and write their model cards; returns the ids.
+
+    ``contour_guidance`` / ``contour_temperature`` become the mel prior's sampling defaults in
+    the WaveNet's config; ``vocoder_note`` is a measured finding for the card's limits and
+    ``training_note`` how this run was chosen.
+    """
+    ids: dict[str, str] = {}
+    metrics = metric_rows(eval_report, bench_report)
+
+    def same_weights(*names: str) -> bool:
+        """Figures count only for the exact weights they were measured on."""
+        measured = {**eval_report.get("models", {}), **bench_report.get("models", {})}
+        return all(measured.get(n) == ids.get(n) for n in names)
+
+    def table(rows: list[str], *names: str) -> str:
+        if not (eval_report or bench_report):
+            return "Not measured yet for these weights."
+        if not same_weights(*names):
+            return "The eval/bench reports given were measured on other weights: not shown."
+        return "\n".join(rows)
+
+    caution = eval_notes(eval_report)
 
     labellers = eval_report.get("labellers", {})
     measured_with = (
