@@ -29,8 +29,8 @@ F0_MAX = 2000.0
 CANDIDATES = 160
 VOICED_CORRELATION = 0.55
 VOICED_FLOOR_DB = 40.0  # frames more than this below the loudest frame are unvoiced
-HARMONICS = 2
-"""Excitation channels a new model gets: sin(k·phase) for k = 1 … HARMONICS."""
+CHANNELS = 4
+"""Excitation channels a new model gets: sin(k·phase) and cos(k·phase) for k = 1, 2."""
 NYQUIST_GUARD = 7800.0
 
 
@@ -81,20 +81,71 @@ def pitch_from_mel(mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return f0, (_median5(voiced.float()) > 0.5).float()
 
 
-def excitation(mel: torch.Tensor, samples: int, harmonics: int = HARMONICS) -> torch.Tensor:
-    """``[harmonics, samples]``: ``voiced · sin(k·phase)`` with the phase of :func:`pitch_from_mel`.
+def _sample_rate_voicing(voiced: torch.Tensor, samples: int) -> np.ndarray:
+    frame_pos = np.arange(len(voiced)) * HOP
+    return np.interp(np.arange(samples), frame_pos, voiced.double().numpy())
+
+
+def _sines(phase: np.ndarray, voiced: np.ndarray, f0: np.ndarray, channels: int) -> torch.Tensor:
+    """``[channels, samples]``: ``voiced · sin(k·phase)``, ``voiced · cos(k·phase)``, k = 1, 2 …"""
+    if channels % 2:
+        raise ValueError(f"excitation channels come in sin/cos pairs, got {channels}")
+    rows = []
+    for k in range(1, channels // 2 + 1):
+        gate = voiced * (k * f0 < NYQUIST_GUARD)
+        rows += [gate * np.sin(k * phase), gate * np.cos(k * phase)]
+    return torch.from_numpy(np.stack(rows)).float()
+
+
+def excitation(mel: torch.Tensor, samples: int, channels: int = CHANNELS) -> torch.Tensor:
+    """``[channels, samples]``: sines and cosines of ``k·phase`` where :func:`pitch_from_mel` is voiced.
 
     f0 and voicing are interpolated linearly between frame centres (frame ``f`` covers samples
     ``f*HOP …``); the phase starts at 0, so the excitation is a pure function of the mel.
     Harmonics above 7.8 kHz are left out (they would alias).
     """
     f0, voiced = pitch_from_mel(mel)
-    frame_pos = torch.arange(len(f0), dtype=torch.float64) * HOP
-    t = torch.arange(samples, dtype=torch.float64)
-    f0_t = torch.from_numpy(np.interp(t.numpy(), frame_pos.numpy(), f0.double().numpy()))
-    v_t = torch.from_numpy(np.interp(t.numpy(), frame_pos.numpy(), voiced.double().numpy()))
-    phase = 2 * math.pi * torch.cumsum(f0_t, 0) / SAMPLE_RATE
-    rows = [
-        v_t * torch.sin(k * phase) * (k * f0_t < NYQUIST_GUARD) for k in range(1, harmonics + 1)
-    ]
-    return torch.stack(rows).float()
+    f0_t = np.interp(np.arange(samples), np.arange(len(f0)) * HOP, f0.double().numpy())
+    phase = 2 * math.pi * np.cumsum(f0_t) / SAMPLE_RATE
+    return _sines(phase, _sample_rate_voicing(voiced, samples), f0_t, channels)
+
+
+def training_excitation(
+    wave: np.ndarray, mel: torch.Tensor, channels: int = CHANNELS
+) -> torch.Tensor:
+    """The excitation a training clip gets: sines at the phase of its *own* fundamental.
+
+    :func:`excitation` starts its phase at 0 and follows the estimated pitch, so it drifts
+    against the real call within a few periods: under the next-sample loss it says little, and
+    a WaveNet fine-tuned on it learnt to ignore it. Here, per voiced frame, the STFT bins around
+    the strongest peak within ±15 % of the estimated f0 are kept and resynthesised: the clip's
+    fundamental, whose analytic-signal phase gives the sines and cosines. Same form, unit amplitude
+    and voicing as at generation, but aligned with the samples to predict, so the WaveNet learns
+    to build the call's harmonics on it, and then builds them on the generated sines.
+    """
+    from scipy.fft import next_fast_len
+    from scipy.signal import hilbert
+
+    wave = np.asarray(wave, dtype=np.float32)
+    f0, voiced = pitch_from_mel(mel)
+    window = torch.hann_window(400)
+    spec = torch.stft(
+        torch.from_numpy(wave), N_FFT, HOP, 400, window, center=True, return_complex=True
+    )
+    frames = min(spec.shape[-1], len(f0))
+    keep = torch.zeros(spec.shape, dtype=torch.bool)
+    bin_hz = SAMPLE_RATE / N_FFT
+    magnitude = spec.abs().numpy()
+    f0_np = f0.numpy()
+    for f in np.flatnonzero(voiced[:frames].numpy() > 0):
+        lo = max(1, int(np.floor(0.85 * f0_np[f] / bin_hz)))
+        hi = int(np.ceil(1.15 * f0_np[f] / bin_hz)) + 1
+        peak = lo + int(np.argmax(magnitude[lo:hi, f]))
+        keep[max(1, peak - 1) : peak + 2, f] = True
+    fundamental = torch.istft(
+        spec * keep, N_FFT, HOP, 400, window, center=True, length=len(wave)
+    ).numpy()
+    analytic = hilbert(fundamental.astype(np.float64), N=next_fast_len(len(wave)))
+    phase = np.angle(analytic[: len(wave)])
+    f0_t = np.interp(np.arange(len(wave)), np.arange(len(f0)) * HOP, f0.double().numpy())
+    return _sines(phase, _sample_rate_voicing(voiced, len(wave)), f0_t, channels)

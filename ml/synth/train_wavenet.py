@@ -31,7 +31,7 @@ from ml.registry import WEIGHTS_FILE
 from ml.synth import checkpoint
 from ml.synth.corpus import Corpus, load_cats
 from ml.synth.emotion import EmotionEncoder
-from ml.synth.excitation import excitation
+from ml.synth.excitation import training_excitation
 from ml.synth.mel import HOP, log_mel, mu_law_encode
 from ml.synth.prior import SILENT_FRAME, MelPrior, PriorConfig
 from ml.synth.wavenet import START_CLASS, WaveNet, WaveNetConfig
@@ -55,10 +55,13 @@ class MelBank:
         return self.mels[i].float()
 
     def excitation(self, i: int, channels: int) -> torch.Tensor:
-        """``[channels, samples]`` of the whole clip: what the WaveNet gets when generating it."""
+        """``[channels, samples]`` of the whole clip, at the phase of its own fundamental.
+
+        Generation gets the same form from the mel alone (:func:`ml.synth.excitation.excitation`);
+        see :func:`ml.synth.excitation.training_excitation` for why training aligns the phase.
+        """
         if i not in self.excitations:
-            wave = self.corpus.wave(i)
-            self.excitations[i] = excitation(self[i], len(wave), channels).half()
+            self.excitations[i] = training_excitation(self.corpus.wave(i), self[i], channels).half()
         return self.excitations[i].float()
 
 
