@@ -149,6 +149,11 @@ def test_trained_against_the_shipped_encoder_and_shipped_with_an_excited_wavenet
         "--wave-batch", "1", "--wave-crop", "1600", "--init-from", str(root),
         "--wavenet", '{"excitation": 2}', "--freeze", "prior,emotion", "--save-every", "600",
     ])  # fmt: skip
+    # The shipped prior is a flow prior: the WaveNet command carries it, frozen, and refuses
+    # to train it (it has its own command).
+    assert json.loads((root / "wavenet" / "config.json").read_text())["prior"]["kind"] == "flow"
+    with pytest.raises(SystemExit):
+        train_wavenet(["--run", str(tmp_path / "x"), "--init-from", str(root)])
     tuned = checkpoint.load(wavenet_run / "checkpoint.pt")
     assert tuned is not None and tuned["config"]["wavenet"]["excitation"] == 2
     for k, v in shipped_emotion.state_dict().items():  # frozen: the shipped encoder, unchanged
