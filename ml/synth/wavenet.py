@@ -4,7 +4,9 @@ Sample ``t`` is predicted from the samples before it (an 8-bit µ-law class, emb
 local conditioning (the synthesis log-mel frame that covers ``t``, through a small conv net) and
 the global conditioning (the emotion vector). Each layer: ``z = W·[x(t-d), x(t)] + c(t)``,
 ``g = tanh(z_a)·sigmoid(z_b)``, skip ``+= S·g``, residual ``x += R·g``. Output: ReLU → 1x1 → ReLU →
-1x1 → 256 logits. :meth:`WaveNet.forward` is the full (training / naive) convolution pass;
+1x1 → 256 logits. A model with ``excitation`` channels also adds, per layer and sample, a 1x1 of
+sines at the pitch read off the mel (:mod:`ml.synth.excitation`) to ``z``.
+:meth:`WaveNet.forward` is the full (training / naive) convolution pass;
 ``ml.synth.generate`` runs the same weights one sample at a time with cached queues.
 """
 
@@ -19,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ml.synth.excitation import excitation
+from ml.synth.excitation import excitation as mel_excitation
 from ml.synth.mel import HOP, N_MELS, QUANT_LEVELS
 
 START_CLASS = 128
@@ -93,7 +95,7 @@ class WaveNet(nn.Module):
         if not self.config.excitation:
             return None
         channels = self.config.excitation
-        rows = [excitation(m, samples, channels) for m in mel.detach().cpu()]
+        rows = [mel_excitation(m, samples, channels) for m in mel.detach().cpu()]
         return torch.stack(rows).to(mel.device)
 
     def forward(
