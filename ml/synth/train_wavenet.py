@@ -139,11 +139,12 @@ def mel_batch(
 
 def shipped_start(
     root: Path, overrides: dict[str, Any]
-) -> tuple[WaveNet, MelPrior, EmotionEncoder]:
-    """The shipped GRU-prior synthesiser under ``root`` as a starting point for more training.
+) -> tuple[WaveNet, MelPrior | FlowPrior, EmotionEncoder]:
+    """The shipped synthesiser under ``root`` as a starting point for more training.
 
     ``overrides`` change the WaveNet's config; weights the shipped model lacks (the excitation
-    input) keep their initial values, which leave the network's output as it was.
+    input) keep their initial values, which leave the network's output as it was. The prior
+    comes as shipped, of either kind (a flow prior can only be carried along, frozen).
     """
     folder = root / "wavenet"
     config = json.loads((folder / "config.json").read_text())
