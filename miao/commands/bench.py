@@ -23,6 +23,15 @@ _BENCHES: list[str] = [
 ]
 
 
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100), as numpy's default; every bench uses it."""
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
 def register(app: typer.Typer) -> None:
     for module_name in _BENCHES:
         importlib.import_module(module_name).register(bench_app)

@@ -18,6 +18,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from miao.commands.bench import percentile
+
 err = Console(stderr=True)
 
 
@@ -51,15 +53,6 @@ def measure_cid_throughput(data: bytes, repeats: int) -> tuple[float, float]:
     sha = mb_s(lambda: hashlib.sha256(data).digest())
     cid = mb_s(lambda: cid_of_bytes(data))
     return cid, sha
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile (q in 0..100), as numpy's default."""
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 async def measure_add_pin(

@@ -23,18 +23,11 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from miao.commands.bench import percentile
+
 console = Console(stderr=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, 2
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th quantile by linear interpolation (q in 0..1)."""
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def _sign_in(http: Any, account: Any, domain: str, chain_id: int) -> dict[str, str]:
@@ -264,7 +257,7 @@ def bench_pipeline(
 
     result = {
         "label_p50_s": round(statistics.median(totals), 3),
-        "label_p95_s": round(percentile(totals, 0.95), 3),
+        "label_p95_s": round(percentile(totals, 95), 3),
         "analyze_rps": round(rps, 1),
         "analyze_p50_s": round(statistics.median(latencies), 3),
         "uploads": uploads,

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import typer
 from rich.console import Console
 
-from miao.commands.bench_ipfs import percentile
+from miao.commands.bench import percentile
 
 err = Console(stderr=True)
 

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from miao.cli import app
-from miao.commands.bench_ipfs import percentile
+from miao.commands.bench import percentile
 from miao.stack import PortBusyError, free_port, ipfs_api_answers, start_ipfs
 
 
