@@ -182,6 +182,7 @@ def evaluate_synth(
             tick("generating meows", m * per_mood + seed + 1, total)
     waves = [w for mood in EVAL_MOODS for w in generated[mood]]
     asked = [mood for mood in EVAL_MOODS for _ in generated[mood]]
+    contour_waves: list[np.ndarray] = []  # the same contours by Griffin-Lim, if a judge needs them
 
     if source is not None:
         labels = [p.label for p in source.predict_many(waves)]
@@ -266,6 +267,9 @@ def evaluate_synth(
         tick("YAMNet second opinion", 0, 1)
         report["yamnet"] = {
             "generated_cat_share": yamnet_cat_share(yamnet, waves),
+            "contour_griffin_lim_cat_share": yamnet_cat_share(yamnet, contour_waves)
+            if contour_waves
+            else None,
             "real_cat_share": yamnet_cat_share(yamnet, real_waves),
             "style_cat_share": yamnet_cat_share(yamnet, outputs),
             "style_input_cat_share": yamnet_cat_share(yamnet, inputs),

@@ -143,7 +143,14 @@ def eval_notes(eval_report: dict[str, Any]) -> str:
         caution += (
             " An independent judge, YAMNet (AudioSet; cat classes >= 0.2 and above its dog, "
             "baby-cry and speech classes), calls cat "
-            f"{yamnet['generated_cat_share']:.2f} of the generated meows, "
+            f"{yamnet['generated_cat_share']:.2f} of the generated meows"
+            + (
+                f" ({yamnet['contour_griffin_lim_cat_share']:.2f} of their contours rendered by "
+                "Griffin-Lim)"
+                if yamnet.get("contour_griffin_lim_cat_share") is not None
+                else ""
+            )
+            + ", "
             f"{yamnet['style_cat_share']:.2f} of the style transfers and "
             f"{yamnet['style_input_cat_share']:.2f} of their voice inputs, against "
             f"{yamnet['real_cat_share']:.2f} of real naya test clips (first 2 s)."
