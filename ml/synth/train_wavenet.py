@@ -232,10 +232,6 @@ def main(argv: list[str] | None = None) -> None:
         else contextlib.nullcontext()
     )
 
-    corpus = load_cats(args.cache, progress=True, parts=CROP_PARTS)
-    bank = MelBank(corpus)
-    train = corpus.indices("train")
-    val = corpus.indices("val")
     if args.init_from is not None:
         wavenet, prior, emotion = shipped_start(args.init_from, args.wavenet)
         wcfg, pcfg = wavenet.config, prior.config
@@ -249,6 +245,11 @@ def main(argv: list[str] | None = None) -> None:
         )
     prior.requires_grad_("prior" not in frozen)
     emotion.requires_grad_("emotion" not in frozen)
+    # The models (and any refusal) before the corpus: decoding it is the slow part of start-up.
+    corpus = load_cats(args.cache, progress=True, parts=CROP_PARTS)
+    bank = MelBank(corpus)
+    train = corpus.indices("train")
+    val = corpus.indices("val")
     wavenet, prior, emotion = wavenet.to(device), prior.to(device), emotion.to(device)
     params = [p for m in (wavenet, prior, emotion) for p in m.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=args.lr)
