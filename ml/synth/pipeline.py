@@ -77,7 +77,8 @@ def shipped_sampling(folder: Path, config: dict[str, Any]) -> dict[str, float]:
     return stored
 
 
-def _prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+def prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors of one part of a combined weights file (``wavenet.`` / ``prior.``), unprefixed."""
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
@@ -129,9 +130,9 @@ class MeowSynthesiser:
         config = json.loads((folder / "config.json").read_text())
         state = load_file(str(folder / WEIGHTS_FILE))
         self.wavenet = WaveNet(WaveNetConfig.from_dict(config["wavenet"]))
-        self.wavenet.load_state_dict(_prefixed(state, "wavenet."))
+        self.wavenet.load_state_dict(prefixed(state, "wavenet."))
         self.prior = build_prior(config["prior"])
-        self.prior.load_state_dict(_prefixed(state, "prior."))
+        self.prior.load_state_dict(prefixed(state, "prior."))
         self.wavenet.eval(), self.prior.eval()
         sampling = shipped_sampling(folder, config)
         self.contour_guidance = sampling.get("contour_guidance", 1.0)

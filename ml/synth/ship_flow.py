@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, sha256_file
 from ml.synth import checkpoint
 from ml.synth.flow_prior import DEFAULT_STEPS, FlowPriorConfig
-from ml.synth.pipeline import EMOTION_DIR, WAVENET_DIR
+from ml.synth.pipeline import EMOTION_DIR, WAVENET_DIR, prefixed
 from ml.synth.ship import DATA_NOTE, _history, _last, _save, eval_notes, metric_rows
 
 
@@ -35,8 +35,11 @@ def _wavenet_part(
         folder = out_root / WAVENET_DIR
         state = load_file(str(folder / WEIGHTS_FILE))
         config = json.loads((folder / "config.json").read_text())
-        tensors = {k[len("wavenet.") :]: v for k, v in state.items() if k.startswith("wavenet.")}
-        return tensors, config["wavenet"], "The WaveNet is the one shipped before, unchanged."
+        return (
+            prefixed(state, "wavenet."),
+            config["wavenet"],
+            "The WaveNet is the one shipped before, unchanged.",
+        )
     state = checkpoint.load(wavenet_run / "checkpoint.pt")
     if state is None:
         raise FileNotFoundError(f"no checkpoint.pt in {wavenet_run}")

@@ -34,7 +34,7 @@ from ml.synth.emotion import EmotionEncoder
 from ml.synth.excitation import training_excitation
 from ml.synth.flow_prior import FlowPrior
 from ml.synth.mel import HOP, log_mel, mu_law_encode
-from ml.synth.pipeline import build_prior
+from ml.synth.pipeline import build_prior, prefixed
 from ml.synth.prior import SILENT_FRAME, MelPrior, PriorConfig
 from ml.synth.wavenet import START_CLASS, WaveNet, WaveNetConfig
 
@@ -151,7 +151,7 @@ def shipped_start(
     state = load_file(str(folder / WEIGHTS_FILE))
     wavenet = WaveNet(WaveNetConfig.from_dict({**config["wavenet"], **overrides}))
     missing, unexpected = wavenet.load_state_dict(
-        {k[len("wavenet.") :]: v for k, v in state.items() if k.startswith("wavenet.")},
+        prefixed(state, "wavenet."),
         strict=False,
     )
     if unexpected or any(not k.startswith("cond_excitation.") for k in missing):
@@ -159,9 +159,7 @@ def shipped_start(
             f"{folder}: weights do not fit: missing {missing}, unexpected {unexpected}"
         )
     prior = build_prior(config["prior"])
-    prior.load_state_dict(
-        {k[len("prior.") :]: v for k, v in state.items() if k.startswith("prior.")}
-    )
+    prior.load_state_dict(prefixed(state, "prior."))
     emotion = EmotionEncoder()
     emotion.load_state_dict(load_file(str(root / "emotion-encoder" / WEIGHTS_FILE)))
     return wavenet, prior, emotion
