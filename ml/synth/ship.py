@@ -125,6 +125,39 @@ def metric_rows(eval_report: dict[str, Any], bench_report: dict[str, Any]) -> li
     ]
 
 
+def measured_on(
+    eval_report: dict[str, Any], bench_report: dict[str, Any], ids: dict[str, str], *names: str
+) -> bool:
+    """Figures count only for the exact weights they were measured on (the reports' ``models``)."""
+    measured = {**eval_report.get("models", {}), **bench_report.get("models", {})}
+    return all(measured.get(n) == ids.get(n) for n in names)
+
+
+def figures_table(
+    rows: list[str],
+    eval_report: dict[str, Any],
+    bench_report: dict[str, Any],
+    ids: dict[str, str],
+    *names: str,
+) -> str:
+    """A card's table of figures, or why it has none (no reports, or reports on other weights)."""
+    if not (eval_report or bench_report):
+        return "Not measured yet for these weights."
+    if not measured_on(eval_report, bench_report, ids, *names):
+        return "The eval/bench reports given were measured on other weights: not shown."
+    return "\n".join(rows)
+
+
+def labellers_line(eval_report: dict[str, Any]) -> str:
+    """Which labellers judged the figures, as a card's sentence."""
+    labellers = eval_report.get("labellers", {})
+    if not labellers:
+        return "No eval report was given to this card."
+    return "Measured by `miao eval synth` with the shipped labellers " + ", ".join(
+        f"`{k}` ({v[:12]}…)" for k, v in labellers.items()
+    )
+
+
 def eval_notes(eval_report: dict[str, Any]) -> str:
     """The controls and diagnostics of a ``miao eval synth`` report, as card prose."""
     controls = eval_report.get("controls", {})
@@ -206,26 +239,14 @@ def ship(
     metrics = metric_rows(eval_report, bench_report)
 
     def same_weights(*names: str) -> bool:
-        """Figures count only for the exact weights they were measured on."""
-        measured = {**eval_report.get("models", {}), **bench_report.get("models", {})}
-        return all(measured.get(n) == ids.get(n) for n in names)
+        return measured_on(eval_report, bench_report, ids, *names)
 
     def table(rows: list[str], *names: str) -> str:
-        if not (eval_report or bench_report):
-            return "Not measured yet for these weights."
-        if not same_weights(*names):
-            return "The eval/bench reports given were measured on other weights: not shown."
-        return "\n".join(rows)
+        return figures_table(rows, eval_report, bench_report, ids, *names)
 
     caution = eval_notes(eval_report)
 
-    labellers = eval_report.get("labellers", {})
-    measured_with = (
-        "Measured by `miao eval synth` with the shipped labellers "
-        + ", ".join(f"`{k}` ({v[:12]}…)" for k, v in labellers.items())
-        if labellers
-        else "No eval report was given to this card."
-    )
+    measured_with = labellers_line(eval_report)
 
     # WaveNet + mel prior + emotion encoder (one run).
     if (wavenet_run / "checkpoint.pt").is_file():

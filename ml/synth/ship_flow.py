@@ -24,7 +24,17 @@ from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, sha256_file
 from ml.synth import checkpoint
 from ml.synth.flow_prior import DEFAULT_STEPS, FlowPriorConfig
 from ml.synth.pipeline import EMOTION_DIR, WAVENET_DIR, prefixed
-from ml.synth.ship import DATA_NOTE, _history, _last, _save, eval_notes, metric_rows
+from ml.synth.ship import (
+    DATA_NOTE,
+    _history,
+    _last,
+    _save,
+    eval_notes,
+    figures_table,
+    labellers_line,
+    measured_on,
+    metric_rows,
+)
 
 
 def _wavenet_part(
@@ -93,14 +103,11 @@ def ship_flow(
     history = _history(flow_run)
     flow_args = json.loads((flow_run / "config.json").read_text())["args"]
     val = _last(history, "val_flow_loss")
-    parameters = sum(v.numel() for k, v in state["ema"].items())
-    measured = {**eval_report.get("models", {}), **bench_report.get("models", {})}
-    same = measured.get("wavenet") == model_id
-    figures = "\n".join(metric_rows(eval_report, bench_report)[:7]) if same else (
-        "Not measured for these weights yet." if not measured
-        else "The eval/bench reports given were measured on other weights: not shown."
-    )  # fmt: skip
-    labellers = ", ".join(f"`{k}` ({v[:12]}…)" for k, v in eval_report.get("labellers", {}).items())
+    parameters = sum(v.numel() for v in state["ema"].values())
+    ids = {"wavenet": model_id}
+    same = measured_on(eval_report, bench_report, ids, "wavenet")
+    rows = metric_rows(eval_report, bench_report)[:7]
+    figures = figures_table(rows, eval_report, bench_report, ids, "wavenet")
     excitation = int(wavenet_config.get("excitation", 0))
     (
         out_root / WAVENET_DIR / "MODEL_CARD.md"
@@ -157,11 +164,7 @@ loss (val groups, fixed noise) {val.get("val_flow_loss", float("nan")):.3f}.
 
 ## Measured
 
-{
-        "Measured by `miao eval synth` with the shipped labellers " + labellers
-        if same and labellers
-        else ""
-    }
+{labellers_line(eval_report) if same else ""}
 
 {figures}
 
