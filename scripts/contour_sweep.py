@@ -23,7 +23,13 @@ import torch
 from ml.registry import ModelNotFoundError, load_labeller
 from ml.synth import checkpoint
 from ml.synth.emotion import MOODS, mood_index
-from ml.synth.eval_synth import EVAL_MOODS, load_yamnet, yamnet_cat_share
+from ml.synth.eval_synth import (
+    EVAL_MOODS,
+    load_yamnet,
+    per_mood_shares,
+    three_mood_matches,
+    yamnet_cat_share,
+)
 from ml.synth.flow_prior import FlowPrior, FlowPriorConfig
 from ml.synth.generate import FastGenerator
 from ml.synth.mel import griffin_lim, mu_law_decode, peak_normalise
@@ -85,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     torch.set_num_threads(1)
     yamnet = load_yamnet()
-    three = [MOODS[mood_index(m)] for m in EVAL_MOODS]
     rows = []
     for guidance, temperature in settings:
         waves: dict[str, list[np.ndarray]] = {r: [] for r in renders}
@@ -102,20 +107,13 @@ def main(argv: list[str] | None = None) -> int:
                     waves["wavenet"].append(np.asarray(mu_law_decode(classes), dtype=np.float32))
         for render, clips in waves.items():
             labels = [p.label for p in source.predict_many(clips)]
-            picked = [
-                max(three, key=lambda lab, p=p: p.probabilities[lab])
-                for p in emotion.predict_many(clips)
-            ]
-            matches = [a == p for a, p in zip(asked, picked, strict=True)]
-            n = args.per_mood
+            matches = three_mood_matches(emotion.predict_many(clips), asked)
             rows.append({
                 "guidance": guidance, "temperature": temperature, "render": render,
                 "cat_share": float(np.mean([lab == "cat" for lab in labels])),
                 "source_labels": {k: labels.count(k) for k in sorted(set(labels))},
                 "mood_match": float(np.mean(matches)),
-                "mood_match_per_mood": {
-                    m: float(np.mean(matches[i * n : (i + 1) * n])) for i, m in enumerate(EVAL_MOODS)
-                },
+                "mood_match_per_mood": per_mood_shares(matches, args.per_mood),
                 "yamnet_cat_share": None if yamnet is None else yamnet_cat_share(yamnet, clips),
             })  # fmt: skip
             if not args.json:

@@ -93,6 +93,24 @@ def vocoded_real(
     }
 
 
+def three_mood_matches(predictions: list[Any], asked: list[str]) -> list[bool]:
+    """Per clip: is the asked mood (display name or naya label) the one the ``cat-emotion``
+    labeller finds likeliest among happy, curious and sleepy (chance: one in three)?"""
+    three = [MOODS[mood_index(m)] for m in EVAL_MOODS]
+    return [
+        MOODS[mood_index(a)] == max(three, key=lambda lab, p=p: p.probabilities[lab])
+        for a, p in zip(asked, predictions, strict=True)
+    ]
+
+
+def per_mood_shares(matches: list[bool], per_mood: int) -> dict[str, float]:
+    """The share of matches per mood, for clips made ``per_mood`` at a time in EVAL_MOODS order."""
+    return {
+        mood: float(np.mean(matches[i * per_mood : (i + 1) * per_mood]))
+        for i, mood in enumerate(EVAL_MOODS)
+    }
+
+
 def yamnet_cat_share(yamnet: Any, waves: list[np.ndarray]) -> float:
     """Share of clips where YAMNet's best cat class scores >= 0.2 and beats dog, baby cry, speech.
 
@@ -191,15 +209,10 @@ def evaluate_synth(
     else:
         report["cat_share"] = None
     if emotion is not None:
-        three = [MOODS[mood_index(m)] for m in EVAL_MOODS]
         predictions = emotion.predict_many(waves)
-        picked = [max(three, key=lambda lab, p=p: p.probabilities[lab]) for p in predictions]
-        matches = [MOODS[mood_index(a)] == p for a, p in zip(asked, picked, strict=True)]
+        matches = three_mood_matches(predictions, asked)
         report["mood_match"] = float(np.mean(matches))
-        report["mood_match_per_mood"] = {
-            mood: float(np.mean(matches[i * per_mood : (i + 1) * per_mood]))
-            for i, mood in enumerate(EVAL_MOODS)
-        }
+        report["mood_match_per_mood"] = per_mood_shares(matches, per_mood)
         report["mood_match_10_class"] = float(
             np.mean(
                 [MOODS[mood_index(a)] == p.label for a, p in zip(asked, predictions, strict=True)]
@@ -211,16 +224,9 @@ def evaluate_synth(
             for mood in EVAL_MOODS
             for seed in range(per_mood)
         ]
-        contour_picked = [
-            max(three, key=lambda lab, p=p: p.probabilities[lab])
-            for p in emotion.predict_many(contour_waves)
-        ]
+        contour_matches = three_mood_matches(emotion.predict_many(contour_waves), asked)
         report["contour_griffin_lim"] = {
-            "mood_match": float(
-                np.mean(
-                    [MOODS[mood_index(a)] == p for a, p in zip(asked, contour_picked, strict=True)]
-                )
-            ),
+            "mood_match": float(np.mean(contour_matches)),
             "cat_share": None
             if source is None
             else float(np.mean([p.label == "cat" for p in source.predict_many(contour_waves)])),
