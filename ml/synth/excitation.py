@@ -81,9 +81,9 @@ def pitch_from_mel(mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return f0, (_median5(voiced.float()) > 0.5).float()
 
 
-def _sample_rate_voicing(voiced: torch.Tensor, samples: int) -> np.ndarray:
-    frame_pos = np.arange(len(voiced)) * HOP
-    return np.interp(np.arange(samples), frame_pos, voiced.double().numpy())
+def _per_sample(frames: torch.Tensor, samples: int) -> np.ndarray:
+    """A per-frame series at sample rate, linear between frame starts (frame f at f·HOP)."""
+    return np.interp(np.arange(samples), np.arange(len(frames)) * HOP, frames.double().numpy())
 
 
 def _sines(phase: np.ndarray, voiced: np.ndarray, f0: np.ndarray, channels: int) -> torch.Tensor:
@@ -105,9 +105,9 @@ def excitation(mel: torch.Tensor, samples: int, channels: int = CHANNELS) -> tor
     Harmonics above 7.8 kHz are left out (they would alias).
     """
     f0, voiced = pitch_from_mel(mel)
-    f0_t = np.interp(np.arange(samples), np.arange(len(f0)) * HOP, f0.double().numpy())
+    f0_t = _per_sample(f0, samples)
     phase = 2 * math.pi * np.cumsum(f0_t) / SAMPLE_RATE
-    return _sines(phase, _sample_rate_voicing(voiced, samples), f0_t, channels)
+    return _sines(phase, _per_sample(voiced, samples), f0_t, channels)
 
 
 def training_excitation(
@@ -147,5 +147,4 @@ def training_excitation(
     ).numpy()
     analytic = hilbert(fundamental.astype(np.float64), N=next_fast_len(len(wave)))
     phase = np.angle(analytic[: len(wave)])
-    f0_t = np.interp(np.arange(len(wave)), np.arange(len(f0)) * HOP, f0.double().numpy())
-    return _sines(phase, _sample_rate_voicing(voiced, len(wave)), f0_t, channels)
+    return _sines(phase, _per_sample(voiced, len(wave)), _per_sample(f0, len(wave)), channels)
