@@ -36,6 +36,7 @@ class FlowPriorConfig:
     emotion_dim: int = 16
     embed: int = 128
     frames: int = 200
+    """The training window in 10 ms frames (2 s); sampling takes any length."""
 
     def to_dict(self) -> dict[str, Any]:
         """The config as shipped: ``kind`` tells the loader which prior this is."""

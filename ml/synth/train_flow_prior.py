@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     log = checkpoint.TrainLog(args.run)
     val_rng = np.random.default_rng(1234)
-    val_batches = [mel_batch(corpus, bank, val, val_rng, 32) for _ in range(4)]
+    val_batches = [mel_batch(corpus, bank, val, val_rng, 32, cfg.frames) for _ in range(4)]
 
     def validate() -> float:
         torch.manual_seed(99)  # the same noise and flow times every time: comparable numbers
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, spent / (args.minutes * 60))))
         for group in optimiser.param_groups:
             group["lr"] = args.lr_floor + (args.lr - args.lr_floor) * cosine
-        mels, moods = mel_batch(corpus, bank, train, rng, args.batch)
+        mels, moods = mel_batch(corpus, bank, train, rng, args.batch, cfg.frames)
         loss = prior.loss(
             mels.to(device),
             emotion.from_moods(moods).to(device),

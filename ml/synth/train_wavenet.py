@@ -122,16 +122,21 @@ def wave_batch(
 
 
 def mel_batch(
-    corpus: Corpus, bank: MelBank, pool: np.ndarray, rng: np.random.Generator, size: int
+    corpus: Corpus,
+    bank: MelBank,
+    pool: np.ndarray,
+    rng: np.random.Generator,
+    size: int,
+    frames: int = PRIOR_FRAMES,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mel crops [B, 80, PRIOR_FRAMES] padded with silence, moods [B])."""
+    """(mel crops [B, 80, frames] padded with silence, moods [B])."""
     mels, moods = [], []
     for i in rng.choice(pool, size):
         mel = bank[int(i)]
-        start = int(rng.integers(0, max(1, mel.shape[-1] - PRIOR_FRAMES)))
-        m = mel[:, start : start + PRIOR_FRAMES]
-        if m.shape[-1] < PRIOR_FRAMES:
-            m = F.pad(m, (0, PRIOR_FRAMES - m.shape[-1]), value=float(SILENT_FRAME))
+        start = int(rng.integers(0, max(1, mel.shape[-1] - frames)))
+        m = mel[:, start : start + frames]
+        if m.shape[-1] < frames:
+            m = F.pad(m, (0, frames - m.shape[-1]), value=float(SILENT_FRAME))
         mels.append(m)
         moods.append(int(corpus.labels[i]))
     return torch.stack(mels), torch.tensor(moods)
