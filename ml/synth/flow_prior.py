@@ -152,7 +152,8 @@ class FlowPrior(nn.Module):
 
         Flow times are drawn uniformly by default. ``logit-normal`` (Esser et al. 2024) weights
         the middle of the path; it starves the start, near pure noise, where the mood has to
-        decide what the contour becomes (a test learns two moods with one and not the other).
+        decide what the contour becomes (on a two-mood toy set in the tests, 12 of 12 contours
+        take their own mood with uniform times, 8 of 12 with logit-normal).
         """
         if time_sampling not in TIME_SAMPLING:
             raise ValueError(f"time_sampling must be one of {TIME_SAMPLING}, not {time_sampling!r}")
