@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +255,11 @@ class VoiceToCat:
         self.emotion, self.emotion_model_id = load_emotion_encoder(root)
         self.root = root
 
+    @cached_property
+    def wavenet_vocoder(self) -> MeowSynthesiser:
+        """The shipped WaveNet for ``vocoder="wavenet"``, loaded on first use, then kept."""
+        return MeowSynthesiser(self.root)
+
     def cat_mel(
         self,
         wave: np.ndarray,
@@ -297,9 +303,8 @@ class VoiceToCat:
         if vocoder == "griffin-lim":
             out = griffin_lim(mel, len(wave), seed=seed)
         elif vocoder == "wavenet":
-            synth = MeowSynthesiser(self.root)
             e = self.emotion.encode(mood=mood, reference=reference)
-            out = synth.vocode(mel, e, len(wave), seed)
+            out = self.wavenet_vocoder.vocode(mel, e, len(wave), seed)
         else:
             raise ValueError(f"unknown vocoder {vocoder!r}: griffin-lim or wavenet")
         return SynthResult(

@@ -13,6 +13,7 @@ from ml.synth.mel import (
     griffin_lim,
     log_mel,
     loudness_envelope,
+    peak_normalise,
     pearson,
     reapply_envelope,
 )
@@ -130,3 +131,21 @@ def test_sampling_settings_are_part_of_the_model_id(tmp_path) -> None:  # type: 
     config_path.write_text(json.dumps(config))
     with pytest.raises(ValueError, match="re-ship"):
         VoiceToCat(tmp_path / "b")
+
+
+def test_wavenet_vocoding_is_the_synthesisers_loaded_once(tiny_synth_weights) -> None:  # type: ignore[no-untyped-def]
+    """``vocoder="wavenet"`` renders the cat log-mel with the shipped WaveNet, seeded, and loads
+    that synthesiser once per VoiceToCat, not once per transfer."""
+    from ml.synth.pipeline import MeowSynthesiser, VoiceToCat
+
+    model = VoiceToCat(tiny_synth_weights)
+    voice = np.random.default_rng(0).normal(0, 0.1, 1600).astype(np.float32)
+    first = model.catify(voice, "happy", vocoder="wavenet", seed=3)
+    loaded = model.wavenet_vocoder
+    again = model.catify(voice, "happy", vocoder="wavenet", seed=3)
+    assert model.wavenet_vocoder is loaded
+    assert first.wave.shape == voice.shape and np.array_equal(first.wave, again.wave)
+    _, mel = model.cat_mel(voice, "happy")
+    synth = MeowSynthesiser(tiny_synth_weights)
+    expected = synth.vocode(mel, synth.emotion.encode(mood="happy"), len(voice), 3)
+    assert np.allclose(first.wave, peak_normalise(expected))
