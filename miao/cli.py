@@ -30,6 +30,7 @@ _COMMANDS: list[str] = [
     "miao.commands.eda",
     "miao.commands.pretrain",
     "miao.commands.train",
+    "miao.commands.ensemble",
     "miao.commands.eval",
     "miao.commands.cv",
     "miao.commands.label",

@@ -22,7 +22,6 @@ from sklearn.metrics import (
 
 from ml.data import Clip, Split
 from ml.feature_cache import cached_features
-from ml.frontend import FrontEnd
 from ml.models import MajorityClass
 
 
@@ -73,15 +72,14 @@ def run_predictions(
     cache_dir: Path = Path("var/cache"),
     weights: str | None = None,
 ) -> tuple[list[str], np.ndarray]:
-    """Labels and probabilities of a training run's best model (or ``weights``) on ``clips``."""
-    from ml.registry import WEIGHTS_FILE, load_model_dir
+    """Labels and probabilities of a run's best model (or ``weights``; or an ensemble's mean)."""
+    from ml.registry import WEIGHTS_FILE, load_members, mean_probabilities
 
-    model, config, spec = load_model_dir(run_dir, weights or WEIGHTS_FILE)
-    front_end = FrontEnd.from_dict(config["front_end"])
-    feats = cached_features([c.path for c in clips], front_end, cache_dir)
-    from ml.predict import clip_probabilities
-
-    probs = clip_probabilities(model, feats, spec)
+    config, members = load_members(run_dir, weights or WEIGHTS_FILE)
+    paths = [c.path for c in clips]
+    fronts = {m.front_end for m in members}  # members that share a front end share features
+    feats = {front: cached_features(paths, front, cache_dir) for front in fronts}
+    probs = mean_probabilities(members, feats)
     labels = config["labels"]
     return [labels[i] for i in probs.argmax(1)], probs
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ml.data import Split
 from ml.evaluate import confusion_png, write_report
-from ml.registry import WEIGHTS_FILE, sha256_file
+from ml.registry import ENSEMBLE_ARCH, WEIGHTS_FILE, sha256_file
 from ml.tasks import get_task
 
 TARGETS: dict[str, list[tuple[str, str, float]]] = {
@@ -48,6 +48,7 @@ DRAWS_WORDS = {
 """How a run's epochs drew clips, by its ``balance`` setting."""
 
 _MODEL_NAMES = {
+    "ensemble": "Ensemble (mean of its members)",
     "ast": "AST",
     "mfcc_cnn": "MFCC + VGG-style CNN",
     "yamnet_dnn": "YAMNet scores + DNN",
@@ -79,7 +80,7 @@ def _rows_table(rows: list[tuple[str, dict[str, Any]]], task: str) -> str:
 def _table(report: dict[str, Any], task: str, shipped: str) -> str:
     rows = [
         (_MODEL_NAMES[name] + (" **(shipped)**" if name == shipped else ""), report["models"][name])
-        for name in ("ast", "mfcc_cnn", "yamnet_dnn", "majority")
+        for name in ("ensemble", "ast", "mfcc_cnn", "yamnet_dnn", "majority")
         if name in report["models"]
     ]
     return _rows_table(rows, task)
@@ -127,8 +128,13 @@ def _per_class(result: dict[str, Any]) -> str:
 
 
 def _describe(
-    config: dict[str, Any], shipped: str, compared_with_ast: bool = True, by_cv: bool = False
+    config: dict[str, Any],
+    shipped: str,
+    compared_with_ast: bool = True,
+    by_cv: bool = False,
+    member: bool = False,
 ) -> str:
+    """What the model is (``member``: one model of an ensemble, which needs no why)."""
     model = config["model"]
     distill = float(config.get("training", {}).get("distill_weight") or 0.0)
     head = "a head on the AST's distillation token" if shipped == "ast" else "a second head"
@@ -157,7 +163,9 @@ def _describe(
             "AST log-mel features (128 bins, 25 ms / 10 ms, AudioSet normalisation)." + teacher
         )
     why = (
-        f"shipped instead of the AST {CV_CHOICE if by_cv else VAL_CHOICE}"
+        "one member of this ensemble"
+        if member
+        else f"shipped instead of the AST {CV_CHOICE if by_cv else VAL_CHOICE}"
         if compared_with_ast
         else "shipped without an AST beside it: no AST was trained with this split and these "
         "training settings, so the main table below has no AST row"
@@ -166,6 +174,63 @@ def _describe(
         f"The MFCC + VGG-style CNN baseline (channels {model.get('channels')}), {why}; 40 MFCCs "
         "(25 ms / 10 ms), standardised with training-set statistics." + teacher
     )
+
+
+def _windows_and_front_end(config: dict[str, Any], weights_mb: float | None) -> str:
+    """How a model cuts a clip into windows and conditions the wave (and its size, if given)."""
+    front = config["front_end"]
+    band = (
+        f"band-limited to {front['band_limit_hz']} Hz by a round trip through "
+        f"{2 * front['band_limit_hz']} Hz (so 8 kHz and 16 kHz sources look alike)"
+        if front.get("band_limit_hz")
+        else "full band"
+    )
+    size = "" if weights_mb is None else f" Weights: {weights_mb:.1f} MB (float32)."
+    return (
+        f"Windows of {config['input']['window_frames']} frames (10 ms each) taken\n"
+        f"{config['input']['hop_frames']} frames apart (the last aligned to the clip's end); "
+        f"a clip's\nprediction is the mean softmax over its windows.{size}\n"
+        f"Front end: mono 16 kHz (soxr), {band}."
+    )
+
+
+def _training_line(training: dict[str, Any], best: dict[str, Any] | None) -> str:
+    """The training recipe, and where early stopping found the best epoch (when recorded)."""
+    draws = DRAWS_WORDS.get(training.get("balance", "sampler"), DRAWS_WORDS["sampler"])
+    stop = (
+        f"best epoch\n{best['epoch']} of {best['epochs_run']}: val macro-F1 "
+        f"{best['val_macro_f1']:.3f}, balanced accuracy\n{best['val_balanced_accuracy']:.3f}"
+        if best
+        else "its training history was not kept with it"
+    )
+    return (
+        f"Training: AdamW lr {training['lr']}, weight decay {training['weight_decay']}, batch "
+        f"{training['batch_size']},\n{training['epoch_size'] or 'one pass of'} {draws}, "
+        f"SpecAugment, mixup (alpha\n{training['mixup_alpha']}), random window crops; early "
+        f"stopping on validation macro-F1 ({stop}); seed {training['seed']}, split seed "
+        f"{training['split_seed']}.{_length_guard(training)}"
+    )
+
+
+def _ensemble_section(config: dict[str, Any], weights_mb: float) -> str:
+    """The Model section of an ensemble: how it combines, then each member as its own card would."""
+    lines = [
+        f"An ensemble of {len(config['members'])} models trained on the same split, shipped "
+        f"{VAL_CHOICE}: a clip's prediction is the {config['model']['combine']}. Every "
+        f"member's weights are in `model.safetensors` under `members.<i>.` ({weights_mb:.1f} MB "
+        "in all, float32), so the id above names all of them.",
+    ]
+    for index, entry in enumerate(config["members"]):
+        arch = entry["model"]["arch"]
+        lines += [
+            "",
+            f"**Member {index}: {_MODEL_NAMES.get(arch, arch)}** (weights id "
+            f"`{entry['weights_id'][:12]}…`, from `{entry['folder']}`).",
+            _describe(entry, arch, member=True),
+            _windows_and_front_end(entry, None),
+            _training_line(entry["training"], entry.get("best")),
+        ]
+    return "\n".join(lines)
 
 
 def _length_guard(training: dict[str, Any]) -> str:
@@ -278,9 +343,22 @@ def write_card(
         out_dir / "confusion.png",
         f"{task}: {_MODEL_NAMES[shipped]} on the test split",
     )
-    history = json.loads((run_dir / "history.json").read_text())
-    best = max(history, key=lambda h: h["val_macro_f1"])
-    front = config["front_end"]
+    weights_mb = (out_dir / WEIGHTS_FILE).stat().st_size / 1e6
+    if config["model"].get("arch") == ENSEMBLE_ARCH:
+        model_section = _ensemble_section(config, weights_mb)
+    else:
+        history = json.loads((run_dir / "history.json").read_text())
+        best = {**max(history, key=lambda h: h["val_macro_f1"]), "epochs_run": len(history)}
+        model_section = "\n".join(
+            (
+                _describe(
+                    config, shipped, "ast" in report["models"], (run_dir / "final.json").is_file()
+                ),
+                _windows_and_front_end(config, weights_mb),
+                "",
+                _training_line(config["training"], best),
+            )
+        )
     licences = Counter(c.license for c in (*split.train, *split.val, *split.test))
     datasets = Counter(c.dataset for c in (*split.train, *split.val, *split.test))
     parts = []
@@ -288,8 +366,6 @@ def write_card(
         counts = Counter(c.label for c in clips)
         shown = ", ".join(f"{label} {counts.get(label, 0)}" for label in spec.labels)
         parts.append(f"| {name} | {len(clips)} | {len({c.group for c in clips})} | {shown} |")
-    weights_mb = (out_dir / WEIGHTS_FILE).stat().st_size / 1e6
-    training = config["training"]
     card = f"""# {task} — model card
 
 **Model id** (sha256 of `model.safetensors`, the id recorded on-chain): `{model_id}`
@@ -300,17 +376,7 @@ Labels (fixed order = output order): {", ".join(f"`{x}`" for x in spec.labels)}.
 
 ## Model
 
-{_describe(config, shipped, "ast" in report["models"], by_cv=(run_dir / "final.json").is_file())}
-Windows of {config["input"]["window_frames"]} frames (10 ms each) taken
-{config["input"]["hop_frames"]} frames apart (the last aligned to the clip's end); a clip's
-prediction is the mean softmax over its windows. Weights: {weights_mb:.1f} MB (float32).
-Front end: mono 16 kHz (soxr), {"band-limited to " + str(front["band_limit_hz"]) + " Hz by a round trip through " + str(2 * front["band_limit_hz"]) + " Hz (so 8 kHz and 16 kHz sources look alike)" if front.get("band_limit_hz") else "full band"}.
-
-Training: AdamW lr {training["lr"]}, weight decay {training["weight_decay"]}, batch {training["batch_size"]},
-{training["epoch_size"] or "one pass of"} {DRAWS_WORDS.get(training.get("balance", "sampler"), DRAWS_WORDS["sampler"])}, SpecAugment, mixup (alpha
-{training["mixup_alpha"]}), random window crops; early stopping on validation macro-F1 (best epoch
-{best["epoch"]} of {len(history)}: val macro-F1 {best["val_macro_f1"]:.3f}, balanced accuracy
-{best["val_balanced_accuracy"]:.3f}); seed {training["seed"]}, split seed {training["split_seed"]}.{_length_guard(training)}
+{model_section}
 
 ## Data
 

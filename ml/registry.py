@@ -1,7 +1,10 @@
 """Shipped models: ``ml/weights/<task>/`` → a :class:`Labeller` whose id is its weights' sha256.
 
 The id is what goes on-chain with every label, so it is computed from the exact bytes of
-``model.safetensors`` that produced the label, never from a version string.
+``model.safetensors`` that produced the label, never from a version string. A folder holds one
+model, or an ensemble (``model.arch`` ``ensemble``, made by :mod:`ml.ensemble`): several models
+in one weights file under ``members.<i>.``, whose clip probabilities are averaged, so one id still
+names every weight that labelled.
 :func:`label_file` runs ``source`` first and then the task that fits the source (cat → cat-emotion,
 dog → dog-bark, infant_cry → infant-cry; see ``ml.tasks.SOURCE_ROUTES``).
 """
@@ -43,6 +46,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors of one part of a combined weights file (``wavenet.``, ``members.0.``), unprefixed."""
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
 def load_model_dir(
     folder: Path, weights: str = WEIGHTS_FILE
 ) -> tuple[nn.Module, dict[str, Any], InputSpec]:
@@ -58,6 +66,64 @@ def load_model_dir(
     return model, config, InputSpec.from_dict(config["input"])
 
 
+ENSEMBLE_ARCH = "ensemble"
+
+
+def member_prefix(index: int) -> str:
+    """Where an ensemble's ``index``-th model lives in its weights file."""
+    return f"members.{index}."
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model of a labeller: the network, how a wave becomes its input, and its windows."""
+
+    model: nn.Module
+    front_end: FrontEnd
+    spec: InputSpec
+
+    def features(self, wave: np.ndarray) -> np.ndarray:
+        # Cached training features are float16; round the same way so labels match training.
+        return self.front_end.features(wave).astype(np.float16).astype(np.float32)
+
+
+def load_members(folder: Path, weights: str = WEIGHTS_FILE) -> tuple[dict[str, Any], list[Member]]:
+    """A run or weights folder's ``config.json`` and its models: one, or an ensemble's members."""
+    config_path, weights_path = folder / "config.json", folder / weights
+    if not config_path.is_file() or not weights_path.is_file():
+        raise ModelNotFoundError(f"{folder} needs config.json and {weights}")
+    config = json.loads(config_path.read_text())
+    if config["model"].get("arch") != ENSEMBLE_ARCH:
+        model, config, spec = load_model_dir(folder, weights)
+        return config, [Member(model, FrontEnd.from_dict(config["front_end"]), spec)]
+    state = load_file(str(weights_path))
+    members = []
+    for index, entry in enumerate(config["members"]):
+        model = build_model(entry["model"])
+        model.load_state_dict(prefixed(state, member_prefix(index)))  # strict: all keys, no more
+        model.eval()
+        members.append(
+            Member(
+                model, FrontEnd.from_dict(entry["front_end"]), InputSpec.from_dict(entry["input"])
+            )
+        )
+    known = {member_prefix(i) for i in range(len(members))}
+    stray = [k for k in state if not any(k.startswith(p) for p in known)]
+    if stray:
+        raise ValueError(f"{weights_path}: tensors of no member, e.g. {stray[0]!r}")
+    return config, members
+
+
+def mean_probabilities(
+    members: list[Member], features: dict[FrontEnd, list[np.ndarray]]
+) -> np.ndarray:
+    """``[n_clips, n_classes]``: each member's clip probabilities (from its front end's
+    features), averaged over the members."""
+    return np.mean(
+        [clip_probabilities(m.model, features[m.front_end], m.spec) for m in members], axis=0
+    )
+
+
 @dataclass(frozen=True)
 class Prediction:
     """A label, the probability of every label in the task's fixed order, and the model's id."""
@@ -69,30 +135,34 @@ class Prediction:
 
 
 class Labeller:
-    """One shipped model: wave (mono float32, 16 kHz) in, :class:`Prediction` out."""
+    """One shipped model (or ensemble): wave (mono float32, 16 kHz) in, :class:`Prediction` out."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.model, self.config, self.spec = load_model_dir(folder)
+        self.config, self.members = load_members(folder)
         self.task = str(self.config["task"])
         self.labels: list[str] = list(self.config["labels"])
         if self.labels != list(get_task(self.task).labels):
             raise ValueError(f"{folder}: labels differ from the task's fixed label set")
-        self.front_end = FrontEnd.from_dict(self.config["front_end"])
         self.model_id = sha256_file(folder / WEIGHTS_FILE)
         self._lock = threading.Lock()
 
-    def features(self, wave: np.ndarray) -> np.ndarray:
-        # Cached training features are float16; round the same way so labels match training.
-        return self.front_end.features(wave).astype(np.float16).astype(np.float32)
+    @property
+    def arch(self) -> str:
+        """What the model is, in a word: ``mfcc_cnn``, ``ast``, or ``ensemble(ast+mfcc_cnn)``."""
+        if self.config["model"].get("arch") != ENSEMBLE_ARCH:
+            return str(self.config["model"]["arch"])
+        return f"{ENSEMBLE_ARCH}({'+'.join(m['model']['arch'] for m in self.config['members'])})"
 
     def predict(self, wave: np.ndarray) -> Prediction:
         return self.predict_many([wave])[0]
 
     def predict_many(self, waves: list[np.ndarray]) -> list[Prediction]:
-        feats = [self.features(w) for w in waves]
+        # members that share a front end share its features: computed once per front end
+        by_front = {m.front_end: m for m in self.members}
+        feats = {front: [m.features(w) for w in waves] for front, m in by_front.items()}
         with self._lock, torch.inference_mode():
-            probs = clip_probabilities(self.model, feats, self.spec)
+            probs = mean_probabilities(self.members, feats)
         return [self._prediction(p) for p in probs]
 
     def _prediction(self, probs: np.ndarray) -> Prediction:

@@ -311,7 +311,7 @@ def _write_label(
     """Register the model if new, then set its label once; read back what is on-chain."""
     registry, recorder = ctx.registry, ctx.recorder
     model_id = "0x" + labeller.model_id
-    model_name = f"{labeller.task}/{labeller.config['model']['arch']}"
+    model_name = f"{labeller.task}/{labeller.arch}"
     labels = list(labeller.labels)
     if recorder.ensure_model(ctx.sessions, registry, model_id, model_name, labeller.task, labels):
         ctx.step(f"model_registered:{labeller.task}")

@@ -2,7 +2,8 @@
 
 Writes a JSON report (accuracy, macro-F1, balanced accuracy, per-class precision/recall/F1, the
 majority baseline, every baseline run found) and a confusion-matrix PNG. ``--ship`` copies the
-AST run into ``ml/weights/TASK`` with its model card. Names other than the labelling tasks can
+AST run (or the baseline or ensemble that won on validation) into ``ml/weights/TASK`` with its
+model card. Names other than the labelling tasks can
 be routed to their own evaluators through ``EVALUATORS`` (e.g. ``synth`` for generated audio).
 """
 
@@ -26,7 +27,9 @@ def evaluate(
         ..., help="source, cat-emotion, cat-context, dog-bark or infant-cry."
     ),
     runs: Path = typer.Option(
-        None, help="Folder with the runs (ast/, mfcc_cnn/, yamnet_dnn/); default var/runs/TASK."
+        None,
+        help="Folder with the runs (ast/, mfcc_cnn/, yamnet_dnn/, ensemble/); default "
+        "var/runs/TASK.",
     ),
     part: str = typer.Option("test", help="Split part to score: test (the honest one) or val."),
     out: Path = typer.Option(None, help="Report folder (default var/reports/TASK)."),
@@ -35,7 +38,8 @@ def evaluate(
     ),
     ship_arch: str = typer.Option(
         "ast",
-        help="Run to ship: ast, mfcc_cnn, or best-val (the higher validation macro-F1 of the two).",
+        help="Run to ship: ast, mfcc_cnn, ensemble, or best-val (the highest validation "
+        "macro-F1 of those trained).",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
     allow_no_ast: bool = typer.Option(
@@ -65,7 +69,7 @@ def evaluate(
     base = runs or settings.var_dir / "runs" / task
     found = {
         name: base / name
-        for name in ("ast", "mfcc_cnn", "yamnet_dnn")
+        for name in ("ast", "mfcc_cnn", "yamnet_dnn", "ensemble")
         if (base / name / "model.safetensors").is_file()
     }
     if "ast" not in found and not (found and allow_no_ast):
@@ -104,7 +108,7 @@ def evaluate(
         from ml.registry import WEIGHTS_DIR
 
         val_report = evaluate_runs(split, found, spec.labels, part="val", cache_dir=cache)
-        shippable = [a for a in ("ast", "mfcc_cnn") if a in found]
+        shippable = [a for a in ("ast", "mfcc_cnn", "ensemble") if a in found]
         if ship_arch == "best-val":
             chosen = max(shippable, key=lambda a: val_report["models"][a]["macro_f1"])
         elif ship_arch in shippable:

@@ -21,7 +21,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from ml.registry import WEIGHTS_FILE, ModelNotFoundError, sha256_file, weights_dir
+from ml.registry import WEIGHTS_FILE, ModelNotFoundError, prefixed, sha256_file, weights_dir
 from ml.synth.emotion import MOODS, EmotionEncoder, mood_index, mood_name
 from ml.synth.flow_prior import DEFAULT_STEPS, FlowPrior, FlowPriorConfig
 from ml.synth.generate import FastGenerator
@@ -76,11 +76,6 @@ def shipped_sampling(folder: Path, config: dict[str, Any]) -> dict[str, float]:
             "(python -m ml.synth.ship) so its id changes too"
         )
     return stored
-
-
-def prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    """The tensors of one part of a combined weights file (``wavenet.`` / ``prior.``), unprefixed."""
-    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def build_prior(config: dict[str, Any]) -> MelPrior | FlowPrior:
