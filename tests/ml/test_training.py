@@ -133,3 +133,31 @@ def test_card_says_how_the_shipped_run_was_chosen_and_drawn(
     )
     assert CV_CHOICE in text and VAL_CHOICE not in text
     assert DRAWS_WORDS["loss"] in text and DRAWS_WORDS["sampler"] not in text
+
+
+def test_an_ensemble_is_scored_and_carded_like_a_run(
+    tiny_run: tuple[Path, object], shared_dir: Path, tmp_path: Path
+) -> None:
+    """An ensemble of the run with itself scores what the run scores (the mean of two equal
+    softmaxes is that softmax), and its card names each member and how it stopped early."""
+    import shutil
+
+    from ml.ensemble import build_ensemble
+    from ml.evaluate import evaluate_runs
+    from ml.model_card import write_card
+    from ml.registry import Labeller
+
+    cache, result = tiny_run
+    twin = tmp_path / "twin"
+    shutil.copytree(result.run_dir, twin)  # type: ignore[attr-defined]
+    folder = build_ensemble("dog-bark", [result.run_dir, twin], tmp_path / "ensemble")  # type: ignore[attr-defined]
+    split = read_split(folder / "split.csv", shared_dir)
+    runs = {"ast": result.run_dir, "ensemble": folder}  # type: ignore[attr-defined]
+    report = evaluate_runs(split, runs, ["bark", "non_bark"], part="val", cache_dir=cache)
+    assert report["models"]["ensemble"] == report["models"]["ast"]
+    card = write_card("dog-bark", folder, split, report, None, tmp_path / "out", shipped="ensemble")
+    text = " ".join(card.read_text().split())
+    assert Labeller(card.parent).model_id in text
+    assert "Ensemble (mean of its members) **(shipped)**" in text
+    best = max(result.history, key=lambda h: h["val_macro_f1"])  # type: ignore[attr-defined]
+    assert text.count(f"best epoch {best['epoch']} of {len(result.history)}") == 2  # type: ignore[attr-defined]
