@@ -16,8 +16,14 @@ from miao.cli import app
 from ml.ensemble import EnsembleMismatch, build_ensemble
 from ml.model_card import _ensemble_section
 from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, Labeller, load_members, sha256_file
+from ml.tasks import TASKS
 
-TASK = "cat-emotion"
+SINGLE = [
+    task
+    for task in TASKS
+    if json.loads((WEIGHTS_DIR / task / "config.json").read_text())["model"]["arch"] != "ensemble"
+]
+TASK, OTHER = SINGLE[:2]  # shipped single models: copies of them are the members here
 SPLIT = b"path,label,group,part\nnaya/a.ogg,happy,naya:a,train\n"
 
 
@@ -97,7 +103,7 @@ def test_members_that_do_not_fit_together_are_refused(tmp_path: Path, fault: str
     first, second = _member(tmp_path, "a"), _member(tmp_path, "b")
     members = [first, second]
     if fault == "other task":
-        members = [first, _member(tmp_path, "c", task="cat-context")]
+        members = [first, _member(tmp_path, "c", task=OTHER)]
     elif fault == "other split":
         (second / "split.csv").write_bytes(SPLIT + b"naya/b.ogg,angry,naya:b,val\n")
     elif fault == "other split seed":
@@ -119,9 +125,20 @@ def test_cli_writes_an_ensemble_and_exits_2_on_a_mismatch(tmp_path: Path) -> Non
     ok = runner.invoke(app, ["ensemble", TASK, str(first), str(second), "--out", str(out)])
     assert ok.exit_code == 0, ok.output
     assert (out / WEIGHTS_FILE).is_file()
-    other = _member(tmp_path, "c", task="cat-context")
+    other = _member(tmp_path, "c", task=OTHER)
     bad = runner.invoke(
         app, ["ensemble", TASK, str(first), str(other), "--out", str(tmp_path / "x")]
     )
     assert bad.exit_code == 2
-    assert "not 'cat-emotion'" in bad.output
+    assert f"not {TASK!r}" in bad.output
+
+
+def test_an_ensemble_is_not_a_member_and_the_shipped_one_loads(tmp_path: Path) -> None:
+    shipped = [t for t in TASKS if t not in SINGLE]
+    if not shipped:
+        pytest.skip("no task ships an ensemble")
+    for task in shipped:
+        labeller = Labeller(WEIGHTS_DIR / task)
+        assert labeller.arch.startswith("ensemble(") and len(labeller.members) >= 2
+        with pytest.raises(EnsembleMismatch, match="ensemble already"):
+            build_ensemble(task, [WEIGHTS_DIR / task, WEIGHTS_DIR / task], tmp_path / task)
