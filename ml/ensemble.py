@@ -29,6 +29,7 @@ from ml.registry import (
     sha256_file,
 )
 from ml.tasks import get_task
+from ml.train import best_epoch
 
 COMBINE = "mean of the members' clip probabilities (each member averages its own windows)"
 
@@ -37,8 +38,8 @@ class EnsembleMismatch(ValueError):
     """Members that cannot be averaged honestly: other task, labels or split."""
 
 
-def _member_entry(folder: Path) -> dict[str, Any]:
-    config = json.loads((folder / "config.json").read_text())
+def _member_entry(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """What the ensemble's config keeps of one member (its ``config.json``, already read)."""
     if config["model"].get("arch") == ENSEMBLE_ARCH:
         raise EnsembleMismatch(f"{folder} is an ensemble already; list its members instead")
     entry: dict[str, Any] = {
@@ -46,11 +47,9 @@ def _member_entry(folder: Path) -> dict[str, Any]:
         for key in ("model", "front_end", "input", "training", "pretrained")
         if key in config
     }
-    history_path = folder / "history.json"
-    if history_path.is_file():
-        history = json.loads(history_path.read_text())
-        best = max(history, key=lambda h: h["val_macro_f1"])
-        entry["best"] = {**best, "epochs_run": len(history)}
+    best = best_epoch(folder)
+    if best is not None:
+        entry["best"] = best
     entry["weights_id"] = sha256_file(folder / WEIGHTS_FILE)
     entry["folder"] = str(folder)
     return entry
@@ -73,7 +72,7 @@ def build_ensemble(task: str, members: list[Path], out: Path) -> Path:
         config = json.loads((folder / "config.json").read_text())
         if config.get("task") != task or list(config.get("labels", [])) != list(spec.labels):
             raise EnsembleMismatch(f"{folder} is a model of {config.get('task')!r}, not {task!r}")
-        entries.append(_member_entry(folder))
+        entries.append(_member_entry(folder, config))
         tensors = load_file(str(folder / WEIGHTS_FILE))
         state.update({member_prefix(index) + k: v.contiguous() for k, v in tensors.items()})
         if (folder / "split.csv").is_file():

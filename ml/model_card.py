@@ -17,6 +17,7 @@ from ml.data import Split
 from ml.evaluate import confusion_png, write_report
 from ml.registry import ENSEMBLE_ARCH, WEIGHTS_FILE, sha256_file
 from ml.tasks import get_task
+from ml.train import best_epoch
 
 TARGETS: dict[str, list[tuple[str, str, float]]] = {
     # (metric key, label, minimum) per task, from issue 4.
@@ -347,8 +348,9 @@ def write_card(
     if config["model"].get("arch") == ENSEMBLE_ARCH:
         model_section = _ensemble_section(config, weights_mb)
     else:
-        history = json.loads((run_dir / "history.json").read_text())
-        best = {**max(history, key=lambda h: h["val_macro_f1"]), "epochs_run": len(history)}
+        best = best_epoch(run_dir)
+        if best is None:
+            raise FileNotFoundError(f"{run_dir} has no history.json: not a training run")
         model_section = "\n".join(
             (
                 _describe(

@@ -51,21 +51,6 @@ def prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Ten
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def load_model_dir(
-    folder: Path, weights: str = WEIGHTS_FILE
-) -> tuple[nn.Module, dict[str, Any], InputSpec]:
-    """The model, its ``config.json`` and its input spec from a run or weights folder
-    (``weights``: another weights file of the run, e.g. its last epoch's)."""
-    config_path, weights_path = folder / "config.json", folder / weights
-    if not config_path.is_file() or not weights_path.is_file():
-        raise ModelNotFoundError(f"{folder} needs config.json and {weights}")
-    config = json.loads(config_path.read_text())
-    model = build_model(config["model"])
-    model.load_state_dict(load_file(str(weights_path)))
-    model.eval()
-    return model, config, InputSpec.from_dict(config["input"])
-
-
 ENSEMBLE_ARCH = "ensemble"
 
 
@@ -82,36 +67,53 @@ class Member:
     front_end: FrontEnd
     spec: InputSpec
 
-    def features(self, wave: np.ndarray) -> np.ndarray:
-        # Cached training features are float16; round the same way so labels match training.
-        return self.front_end.features(wave).astype(np.float16).astype(np.float32)
+    @classmethod
+    def from_config(cls, config: dict[str, Any], state: dict[str, torch.Tensor]) -> Member:
+        """A trained model from its config (``model``, ``front_end``, ``input``) and weights."""
+        model = build_model(config["model"])
+        model.load_state_dict(state)  # strict: every key, no more
+        model.eval()
+        return cls(
+            model, FrontEnd.from_dict(config["front_end"]), InputSpec.from_dict(config["input"])
+        )
 
 
 def load_members(folder: Path, weights: str = WEIGHTS_FILE) -> tuple[dict[str, Any], list[Member]]:
-    """A run or weights folder's ``config.json`` and its models: one, or an ensemble's members."""
+    """A run or weights folder's ``config.json`` and its models: one, or an ensemble's members
+    (``weights``: another weights file of the run, e.g. its last epoch's)."""
     config_path, weights_path = folder / "config.json", folder / weights
     if not config_path.is_file() or not weights_path.is_file():
         raise ModelNotFoundError(f"{folder} needs config.json and {weights}")
     config = json.loads(config_path.read_text())
-    if config["model"].get("arch") != ENSEMBLE_ARCH:
-        model, config, spec = load_model_dir(folder, weights)
-        return config, [Member(model, FrontEnd.from_dict(config["front_end"]), spec)]
     state = load_file(str(weights_path))
-    members = []
-    for index, entry in enumerate(config["members"]):
-        model = build_model(entry["model"])
-        model.load_state_dict(prefixed(state, member_prefix(index)))  # strict: all keys, no more
-        model.eval()
-        members.append(
-            Member(
-                model, FrontEnd.from_dict(entry["front_end"]), InputSpec.from_dict(entry["input"])
-            )
-        )
-    known = {member_prefix(i) for i in range(len(members))}
-    stray = [k for k in state if not any(k.startswith(p) for p in known)]
+    if config["model"].get("arch") != ENSEMBLE_ARCH:
+        return config, [Member.from_config(config, state)]
+    entries = config["members"]
+    members = [
+        Member.from_config(entry, prefixed(state, member_prefix(i)))
+        for i, entry in enumerate(entries)
+    ]
+    known = tuple(member_prefix(i) for i in range(len(entries)))
+    stray = [k for k in state if not k.startswith(known)]
     if stray:
         raise ValueError(f"{weights_path}: tensors of no member, e.g. {stray[0]!r}")
     return config, members
+
+
+def load_model_dir(
+    folder: Path, weights: str = WEIGHTS_FILE
+) -> tuple[nn.Module, dict[str, Any], InputSpec]:
+    """The one model of a run or weights folder, its ``config.json`` and its input spec."""
+    config, members = load_members(folder, weights)
+    if len(members) != 1:
+        raise ValueError(f"{folder} is an ensemble of {len(members)} models, not one model")
+    return members[0].model, config, members[0].spec
+
+
+def rounded_features(front_end: FrontEnd, wave: np.ndarray) -> np.ndarray:
+    """A front end's features of a wave, rounded through float16 as the training cache stores
+    them, so a label matches what the model was trained and evaluated on."""
+    return front_end.features(wave).astype(np.float16).astype(np.float32)
 
 
 def mean_probabilities(
@@ -159,8 +161,8 @@ class Labeller:
 
     def predict_many(self, waves: list[np.ndarray]) -> list[Prediction]:
         # members that share a front end share its features: computed once per front end
-        by_front = {m.front_end: m for m in self.members}
-        feats = {front: [m.features(w) for w in waves] for front, m in by_front.items()}
+        fronts = {m.front_end for m in self.members}
+        feats = {front: [rounded_features(front, w) for w in waves] for front in fronts}
         with self._lock, torch.inference_mode():
             probs = mean_probabilities(self.members, feats)
         return [self._prediction(p) for p in probs]

@@ -177,6 +177,16 @@ class TrainResult:
     history: list[dict[str, float]]
 
 
+def best_epoch(run_dir: Path) -> dict[str, Any] | None:
+    """The run's best epoch by validation macro-F1 from its ``history.json`` (with
+    ``epochs_run``, how many it ran), or None when the folder keeps no history."""
+    path = run_dir / "history.json"
+    if not path.is_file():
+        return None
+    history = json.loads(path.read_text())
+    return {**max(history, key=lambda h: h["val_macro_f1"]), "epochs_run": len(history)}
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -318,15 +328,10 @@ def _synthetic_negatives(
     if not config.synthetic_negatives or spec.kind == "yamnet":
         return []
     from ml.negatives import negative_waves
+    from ml.registry import rounded_features  # the float16 round trip the cached features had
 
     waves = negative_waves(int(config.synthetic_negatives), seed=config.seed)
-    # float16 round trip: the cached real features went through it too
-    return [
-        spec.normalise(front_end.features(w).astype(np.float16).astype(np.float32)).astype(
-            np.float32
-        )
-        for _, w in waves
-    ]
+    return [spec.normalise(rounded_features(front_end, w)).astype(np.float32) for _, w in waves]
 
 
 def warmup_cosine(

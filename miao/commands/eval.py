@@ -3,8 +3,8 @@
 Writes a JSON report (accuracy, macro-F1, balanced accuracy, per-class precision/recall/F1, the
 majority baseline, every baseline run found) and a confusion-matrix PNG. ``--ship`` copies the
 AST run (or the baseline or ensemble that won on validation) into ``ml/weights/TASK`` with its
-model card. Names other than the labelling tasks can
-be routed to their own evaluators through ``EVALUATORS`` (e.g. ``synth`` for generated audio).
+model card. Names other than the labelling tasks can be routed to their own evaluators through
+``EVALUATORS`` (e.g. ``synth`` for generated audio).
 """
 
 from __future__ import annotations
