@@ -3,6 +3,9 @@
 The clips are synthetic (harmonic sweeps in noise, encoded as 16-bit WAV bytes in memory), so the
 benchmark needs nothing from ``../shared``. Every timing includes decoding and features, not just
 the model. Targets (issue 4, two CPU cores): >= 50 clips/s, p50 <= 50 ms, peak RSS <= 1 GB.
+
+``--route cat`` measures what the worker runs per upload of a declared kind: ``source``, then the
+task that kind routes to (``cat-emotion``), on each clip decoded once.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ def _peak_rss_mb() -> float:
 
 def bench_label(
     task: str = typer.Option("source", help="Which shipped labeller to measure."),
+    route: str | None = typer.Option(
+        None,
+        help="A declared kind (cat, dog, infant_cry): label each clip with source and then the "
+        "task that kind routes to, as the worker does per upload. Not with --task.",
+    ),
     clips: int = typer.Option(200, min=10, help="Clips for the throughput run."),
     batch: int = typer.Option(16, min=1, help="Clips per model call in the throughput run."),
     latency_runs: int = typer.Option(50, min=5, help="Single-clip runs for the latency p50."),
@@ -62,29 +70,46 @@ def bench_label(
 
     from ml.audio import load_audio
     from ml.registry import ModelNotFoundError, load_labeller
+    from ml.tasks import SOURCE_ROUTES
 
     torch.set_num_threads(threads)
+    routes = ", ".join(SOURCE_ROUTES)
+    if route is not None and route not in SOURCE_ROUTES:
+        console.print(f"[red]error:[/] unknown --route {route!r}: one of {routes}")
+        raise typer.Exit(2)
+    if route is not None and task != "source":
+        console.print(f"[red]error:[/] --route labels with source first: not with --task {task}")
+        raise typer.Exit(2)
+    tasks = [task] if route is None else ["source", SOURCE_ROUTES[route]]
     try:
-        labeller = load_labeller(task)
+        labellers = [load_labeller(t) for t in tasks]
     except (ModelNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     data = synthetic_clips(clips)
-    labeller.predict(load_audio(data[0]))  # warm-up: first call allocates
+    for labeller in labellers:
+        labeller.predict(load_audio(data[0]))  # warm-up: first call allocates
 
     started = time.perf_counter()
     for i in range(0, len(data), batch):
-        labeller.predict_many([load_audio(b) for b in data[i : i + batch]])
+        waves = [load_audio(b) for b in data[i : i + batch]]
+        for labeller in labellers:
+            labeller.predict_many(waves)
     throughput = len(data) / (time.perf_counter() - started)
 
     latencies = []
     for b in data[:latency_runs]:
         t0 = time.perf_counter()
-        labeller.predict(load_audio(b))
+        wave = load_audio(b)
+        for labeller in labellers:
+            labeller.predict(wave)
         latencies.append((time.perf_counter() - t0) * 1000)
+    name = " + ".join(tasks)
     result = {
-        "task": task,
-        "model_id": labeller.model_id,
+        "task": name,
+        "tasks": tasks,
+        "model_id": labellers[0].model_id if len(labellers) == 1 else None,
+        "model_ids": {t: lab.model_id for t, lab in zip(tasks, labellers, strict=True)},
         "clip_seconds": 5.0,
         "threads": threads,
         "clips_per_s": round(throughput, 1),
@@ -97,7 +122,8 @@ def bench_label(
         typer.echo(json.dumps(result))
     else:
         typer.echo(
-            f"labeller {task} ({labeller.model_id[:12]}), 5 s clips, {threads} threads\n"
+            f"labeller {name} ({', '.join(lab.model_id[:12] for lab in labellers)}), 5 s clips, "
+            f"{threads} threads\n"
             f"  throughput (decode + features + model): {result['clips_per_s']} clips/s "
             f"(target >= 50)\n"
             f"  single-clip latency p50: {result['p50_ms']} ms, p95 {result['p95_ms']} ms "
