@@ -38,8 +38,14 @@ def evaluate(
     ),
     ship_arch: str = typer.Option(
         "ast",
-        help="Run to ship: ast, mfcc_cnn, ensemble, or best-val (the highest validation "
-        "macro-F1 of those trained).",
+        help="Run to ship: ast, mfcc_cnn, ensemble, or best-val (the cheapest to label with, "
+        "unless a dearer one wins on validation macro-F1 by more than --min-gain).",
+    ),
+    min_gain: float = typer.Option(
+        0.0,
+        min=0.0,
+        help="With --ship-arch best-val: the validation macro-F1 a dearer run (mfcc_cnn < ast < "
+        "ensemble) must win by to be shipped; about the recipe's seed spread.",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
     allow_no_ast: bool = typer.Option(
@@ -104,13 +110,16 @@ def evaluate(
         if part != "test":
             console.print("[red]error:[/] --ship needs the test report (--part test)")
             raise typer.Exit(2)
+        from ml.evaluate import choose_by_validation
         from ml.model_card import write_card
         from ml.registry import WEIGHTS_DIR
 
         val_report = evaluate_runs(split, found, spec.labels, part="val", cache_dir=cache)
         shippable = [a for a in ("ast", "mfcc_cnn", "ensemble") if a in found]
         if ship_arch == "best-val":
-            chosen = max(shippable, key=lambda a: val_report["models"][a]["macro_f1"])
+            chosen = choose_by_validation(
+                {a: val_report["models"][a]["macro_f1"] for a in shippable}, min_gain
+            )
         elif ship_arch in shippable:
             chosen = ship_arch
         else:
