@@ -31,6 +31,7 @@ _COMMANDS: list[str] = [
     "miao.commands.pretrain",
     "miao.commands.train",
     "miao.commands.ensemble",
+    "miao.commands.label_prior",
     "miao.commands.eval",
     "miao.commands.cv",
     "miao.commands.label",

@@ -21,6 +21,7 @@ from typing import Any
 
 from safetensors.torch import load_file, save_file
 
+from ml.label_prior import LOG_WEIGHT_KEY
 from ml.registry import (
     ENSEMBLE_ARCH,
     WEIGHTS_FILE,
@@ -74,6 +75,11 @@ def build_ensemble(task: str, members: list[Path], out: Path) -> Path:
             raise EnsembleMismatch(f"{folder} is a model of {config.get('task')!r}, not {task!r}")
         entries.append(_member_entry(folder, config))
         tensors = load_file(str(folder / WEIGHTS_FILE))
+        if LOG_WEIGHT_KEY in tensors:
+            raise EnsembleMismatch(
+                f"{folder} carries a label prior (ml.label_prior); ensemble the runs it was made "
+                "from and choose a prior for the ensemble"
+            )
         state.update({member_prefix(index) + k: v.contiguous() for k, v in tensors.items()})
         if (folder / "split.csv").is_file():
             splits.append((folder, (folder / "split.csv").read_bytes()))

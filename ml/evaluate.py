@@ -72,15 +72,16 @@ def run_predictions(
     cache_dir: Path = Path("var/cache"),
     weights: str | None = None,
 ) -> tuple[list[str], np.ndarray]:
-    """Labels and probabilities of a run's best model (or ``weights``; or an ensemble's mean)."""
-    from ml.registry import WEIGHTS_FILE, load_members, mean_probabilities
+    """Labels and probabilities of a run's best model (or ``weights``; or an ensemble's mean),
+    with its label prior if it has one: what its labeller would say."""
+    from ml.registry import WEIGHTS_FILE, load_members
 
-    config, members = load_members(run_dir, weights or WEIGHTS_FILE)
+    loaded = load_members(run_dir, weights or WEIGHTS_FILE)
     paths = [c.path for c in clips]
-    fronts = {m.front_end for m in members}  # members that share a front end share features
+    fronts = {m.front_end for m in loaded.members}  # members sharing a front end share features
     feats = {front: cached_features(paths, front, cache_dir) for front in fronts}
-    probs = mean_probabilities(members, feats)
-    labels = config["labels"]
+    probs = loaded.probabilities(feats)
+    labels = loaded.config["labels"]
     return [labels[i] for i in probs.argmax(1)], probs
 
 

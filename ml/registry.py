@@ -4,7 +4,8 @@ The id is what goes on-chain with every label, so it is computed from the exact 
 ``model.safetensors`` that produced the label, never from a version string. A folder holds one
 model, or an ensemble (``model.arch`` ``ensemble``, made by :mod:`ml.ensemble`): several models
 in one weights file under ``members.<i>.``, whose clip probabilities are averaged, so one id still
-names every weight that labelled.
+names every weight that labelled. A folder may also carry a label prior (:mod:`ml.label_prior`):
+a tensor in the same file that reweights the averaged probabilities.
 :func:`label_file` runs ``source`` first and then the task that fits the source (cat → cat-emotion,
 dog → dog-bark, infant_cry → infant-cry; see ``ml.tasks.SOURCE_ROUTES``).
 """
@@ -26,6 +27,7 @@ from torch import nn
 
 from ml.audio import load_audio
 from ml.frontend import FrontEnd
+from ml.label_prior import LOG_WEIGHT_KEY, reweighted
 from ml.models import build_model
 from ml.predict import InputSpec, clip_probabilities
 from ml.tasks import SOURCE_ROUTES, TASKS, get_task
@@ -78,16 +80,37 @@ class Member:
         )
 
 
-def load_members(folder: Path, weights: str = WEIGHTS_FILE) -> tuple[dict[str, Any], list[Member]]:
-    """A run or weights folder's ``config.json`` and its models: one, or an ensemble's members
-    (``weights``: another weights file of the run, e.g. its last epoch's)."""
+@dataclass(frozen=True)
+class LoadedModel:
+    """A run or weights folder as it labels: its config, its models, and its label prior."""
+
+    config: dict[str, Any]
+    members: list[Member]
+    prior_log_weight: np.ndarray | None
+    """τ · log prior per label (:mod:`ml.label_prior`), or ``None``: the members' mean as is."""
+
+    def probabilities(self, features: dict[FrontEnd, list[np.ndarray]]) -> np.ndarray:
+        """``[n_clips, n_labels]``: the members' mean, reweighted by the label prior if any."""
+        probs = mean_probabilities(self.members, features)
+        if self.prior_log_weight is None:
+            return probs
+        return reweighted(probs, self.prior_log_weight)
+
+
+def load_members(folder: Path, weights: str = WEIGHTS_FILE) -> LoadedModel:
+    """A run or weights folder's ``config.json``, its models (one, or an ensemble's members) and
+    its label prior (``weights``: another weights file of the run, e.g. its last epoch's)."""
     config_path, weights_path = folder / "config.json", folder / weights
     if not config_path.is_file() or not weights_path.is_file():
         raise ModelNotFoundError(f"{folder} needs config.json and {weights}")
     config = json.loads(config_path.read_text())
     state = load_file(str(weights_path))
+    prior = state.pop(LOG_WEIGHT_KEY, None)
+    if prior is not None and tuple(prior.shape) != (len(config["labels"]),):
+        raise ValueError(f"{weights_path}: a label prior of shape {tuple(prior.shape)}")
+    prior_weight = None if prior is None else prior.numpy()
     if config["model"].get("arch") != ENSEMBLE_ARCH:
-        return config, [Member.from_config(config, state)]
+        return LoadedModel(config, [Member.from_config(config, state)], prior_weight)
     entries = config["members"]
     members = [
         Member.from_config(entry, prefixed(state, member_prefix(i)))
@@ -97,17 +120,18 @@ def load_members(folder: Path, weights: str = WEIGHTS_FILE) -> tuple[dict[str, A
     stray = [k for k in state if not k.startswith(known)]
     if stray:
         raise ValueError(f"{weights_path}: tensors of no member, e.g. {stray[0]!r}")
-    return config, members
+    return LoadedModel(config, members, prior_weight)
 
 
 def load_model_dir(
     folder: Path, weights: str = WEIGHTS_FILE
 ) -> tuple[nn.Module, dict[str, Any], InputSpec]:
     """The one model of a run or weights folder, its ``config.json`` and its input spec."""
-    config, members = load_members(folder, weights)
-    if len(members) != 1:
-        raise ValueError(f"{folder} is an ensemble of {len(members)} models, not one model")
-    return members[0].model, config, members[0].spec
+    loaded = load_members(folder, weights)
+    if len(loaded.members) != 1:
+        raise ValueError(f"{folder} is an ensemble of {len(loaded.members)} models, not one model")
+    member = loaded.members[0]
+    return member.model, loaded.config, member.spec
 
 
 def rounded_features(front_end: FrontEnd, wave: np.ndarray) -> np.ndarray:
@@ -141,7 +165,8 @@ class Labeller:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.config, self.members = load_members(folder)
+        self.loaded = load_members(folder)
+        self.config, self.members = self.loaded.config, self.loaded.members
         self.task = str(self.config["task"])
         self.labels: list[str] = list(self.config["labels"])
         if self.labels != list(get_task(self.task).labels):
@@ -164,7 +189,7 @@ class Labeller:
         fronts = {m.front_end for m in self.members}
         feats = {front: [rounded_features(front, w) for w in waves] for front in fronts}
         with self._lock, torch.inference_mode():
-            probs = mean_probabilities(self.members, feats)
+            probs = self.loaded.probabilities(feats)
         return [self._prediction(p) for p in probs]
 
     def _prediction(self, probs: np.ndarray) -> Prediction:

@@ -18,12 +18,14 @@ from ml.model_card import _ensemble_section
 from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, Labeller, load_members, sha256_file
 from ml.tasks import TASKS
 
-SINGLE = [
-    task
-    for task in TASKS
-    if json.loads((WEIGHTS_DIR / task / "config.json").read_text())["model"]["arch"] != "ensemble"
-]
-TASK, OTHER = SINGLE[:2]  # shipped single models (not ensembles): copies of them are the members
+
+def _plain(task: str) -> bool:
+    config = json.loads((WEIGHTS_DIR / task / "config.json").read_text())
+    return config["model"]["arch"] != "ensemble" and "label_prior" not in config
+
+
+SINGLE = [task for task in TASKS if _plain(task)]
+TASK, OTHER = SINGLE[:2]  # shipped single models without a label prior: copies are the members
 SPLIT = b"path,label,group,part\nnaya/a.ogg,happy,naya:a,train\n"
 
 

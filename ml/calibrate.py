@@ -1,0 +1,186 @@
+"""Choose a shipped model's label prior on validation, measure it on test, write it in.
+
+``miao label-prior TASK`` runs this: the model's own clip probabilities (without any prior it
+already carries) on the validation and test parts of its split, τ chosen on validation
+(:func:`ml.label_prior.choose_strength`), then the test figures with and without it. Written,
+the prior becomes a tensor of the weights file, so the model id changes with it; the config,
+``metrics.json`` and the model card say what was chosen and why.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from sklearn.metrics import confusion_matrix
+
+from ml.data import Clip, read_split
+from ml.feature_cache import cached_features
+from ml.label_prior import LOG_WEIGHT_KEY, choose_strength, log_weight, reweighted, scores
+from ml.registry import WEIGHTS_FILE, load_members, mean_probabilities, sha256_file
+
+CARD_START, CARD_END = "<!-- label-prior -->", "<!-- /label-prior -->"
+
+
+def _split_seed(config: dict[str, Any]) -> int:
+    training = config.get("training") or config["members"][0]["training"]
+    return int(training["split_seed"])
+
+
+def model_probabilities(folder: Path, clips: list[Clip], cache_dir: Path) -> np.ndarray:
+    """The folder's members' mean clip probabilities, without the label prior it may carry."""
+    loaded = load_members(folder)
+    paths = [c.path for c in clips]
+    fronts = {m.front_end for m in loaded.members}
+    feats = {front: cached_features(paths, front, cache_dir) for front in fronts}
+    with torch.inference_mode():
+        return mean_probabilities(loaded.members, feats)
+
+
+def fit_prior(
+    folder: Path,
+    task: str,
+    metric: str,
+    cache_dir: Path,
+    shared_dir: Path | None = None,
+    min_gain: float = 0.01,
+) -> dict[str, Any]:
+    """τ chosen on the validation part of the model's split; test figures before and after."""
+    from ml.train import make_split  # the split the model was trained on, rebuilt from its seed
+
+    config = json.loads((folder / "config.json").read_text())
+    if config.get("task") != task:
+        raise ValueError(f"{folder} is a model of {config.get('task')!r}, not {task!r}")
+    labels = list(config["labels"])
+    split_csv = folder / "split.csv"
+    seed = _split_seed(config)
+    split = (
+        read_split(split_csv, shared_dir)
+        if split_csv.is_file()
+        else make_split(task, seed, shared_dir)
+    )
+    parts = split.parts()
+    train_counts = dict(Counter(c.label for c in parts["train"]))
+
+    def truth(part: str) -> list[int]:
+        return [labels.index(c.label) for c in parts[part]]
+
+    val_probs = model_probabilities(folder, parts["val"], cache_dir)
+    choice = choose_strength(truth("val"), val_probs, train_counts, labels, metric, min_gain)
+    weight = log_weight(train_counts, labels, choice.strength)
+    test_probs = model_probabilities(folder, parts["test"], cache_dir)
+    y_test = truth("test")
+    y_without, y_with = test_probs.argmax(1), reweighted(test_probs, weight).argmax(1)
+    every = list(range(len(labels)))
+    return {
+        "task": task,
+        "labels": labels,
+        "split_seed": seed,
+        "train_counts": {label: train_counts.get(label, 0) for label in labels},
+        "chosen_by": f"validation {metric}",
+        "min_gain": min_gain,
+        "strength": choice.strength,
+        "log_weight": [round(float(w), 6) for w in weight],
+        "validation": choice.table,
+        "test_without": scores(y_test, y_without),
+        "test_with": scores(y_test, y_with),
+        "test_confusion_without": confusion_matrix(y_test, y_without, labels=every).tolist(),
+        "test_confusion_with": confusion_matrix(y_test, y_with, labels=every).tolist(),
+        "n_val": len(parts["val"]),
+        "n_test": len(y_test),
+    }
+
+
+def card_section(record: dict[str, Any]) -> str:
+    """The model card's paragraph and validation table for a written (or removed) prior."""
+    rows = "\n".join(
+        f"| {r['strength']:g} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
+        f"{r['balanced_accuracy']:.3f} |"
+        for r in record["validation"]
+    )
+    before, after = record["test_without"], record["test_with"]
+    found = "; ".join(
+        f"{label} {record['test_confusion_with'][i][i]} of {sum(record['test_confusion_with'][i])}"
+        f" ({record['test_confusion_without'][i][i]} without)"
+        for i, label in enumerate(record["labels"])
+    )
+    shares = ", ".join(f"{k} {v}" for k, v in record["train_counts"].items())
+    return f"""{CARD_START}
+## Label prior (post-hoc)
+
+Trained on class-balanced draws, the network acts as if every label were equally common. The
+labeller multiplies its clip probabilities by the training share of each label ({shares}
+clips) raised to the strength τ = **{record["strength"]:g}**, and renormalises (post-hoc logit
+adjustment; `ml/label_prior.py`). τ was chosen by {record["chosen_by"]} from this table
+({record["n_val"]} clips; a larger τ had to win by more than {record["min_gain"]:g}), before the
+test figures below were computed:
+
+| τ | val accuracy | val macro-F1 | val balanced acc. |
+|---|---|---|---|
+{rows}
+
+On the test split ({record["n_test"]} clips): accuracy {before["accuracy"]:.3f} →
+**{after["accuracy"]:.3f}**, macro-F1 {before["macro_f1"]:.3f} → **{after["macro_f1"]:.3f}**,
+balanced accuracy {before["balanced_accuracy"]:.3f} → **{after["balanced_accuracy"]:.3f}**.
+Clips given their own label: {found}. The
+tables below score the network without the prior (τ = 0); these are the labeller's figures.
+Measured by `miao label-prior {record["task"]} --metric {record["chosen_by"].split()[-1]}
+--min-gain {record["min_gain"]:g}`.
+{CARD_END}
+"""
+
+
+def write_prior(folder: Path, record: dict[str, Any]) -> str:
+    """Write the chosen prior into the folder (τ = 0 removes one); returns the new model id.
+
+    The config, ``metrics.json`` and the card are written first and the weights file last
+    (through a temporary file), so a failure leaves the old weights, which still label alone.
+    """
+    weights_path = folder / WEIGHTS_FILE
+    state = {k: v.contiguous() for k, v in load_file(str(weights_path)).items()}
+    with safe_open(str(weights_path), "pt") as handle:
+        metadata = handle.metadata()  # kept as it was
+    state.pop(LOG_WEIGHT_KEY, None)
+    if record["strength"] > 0:
+        state[LOG_WEIGHT_KEY] = torch.tensor(record["log_weight"], dtype=torch.float32)
+    tmp = folder / (WEIGHTS_FILE + ".tmp")
+    save_file(state, str(tmp), metadata=metadata)
+    new_id = sha256_file(tmp)
+
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    kept = {k: v for k, v in record.items() if k not in ("validation", "test_without")}
+    if record["strength"] > 0:
+        config["label_prior"] = kept
+    else:
+        config.pop("label_prior", None)
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+
+    metrics_path = folder / "metrics.json"
+    if metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text())
+        metrics["model_id"] = new_id
+        metrics["label_prior"] = record
+        metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+
+    card_path = folder / "MODEL_CARD.md"
+    if card_path.is_file():
+        card = card_path.read_text()
+        card = re.sub(
+            re.escape(CARD_START) + ".*?" + re.escape(CARD_END) + "\n", "", card, flags=re.S
+        )
+        card = re.sub(r"(\*\*Model id\*\*.*?`)[0-9a-f]{64}(`)", rf"\g<1>{new_id}\g<2>", card)
+        if record["strength"] > 0:
+            at = card.find("\n## Data")
+            at = len(card) if at < 0 else at + 1
+            card = card[:at] + card_section(record) + "\n" + card[at:]
+        card_path.write_text(card)
+    tmp.replace(weights_path)
+    return new_id

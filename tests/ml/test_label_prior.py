@@ -1,0 +1,133 @@
+"""Label prior: the reweighting, how τ is chosen, and a prior written into a model folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file, save_file
+
+from ml.calibrate import CARD_START, write_prior
+from ml.ensemble import EnsembleMismatch, build_ensemble
+from ml.label_prior import LOG_WEIGHT_KEY, choose_strength, log_weight, reweighted
+from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, Labeller, sha256_file
+
+LABELS = ["cat", "dog"]
+COUNTS = {"cat": 90, "dog": 10}
+
+
+def _meow(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(24000) / 16000
+    wave = np.sin(2 * np.pi * (500 + 200 * rng.random()) * t) * np.hanning(t.size) * 0.3
+    return (wave + rng.normal(0, 0.02, t.size)).astype(np.float32)
+
+
+def test_reweighting_keeps_rows_distributions_and_strength_zero_is_the_model() -> None:
+    probs = np.array([[0.4, 0.6], [0.9, 0.1]])
+    assert np.allclose(reweighted(probs, log_weight(COUNTS, LABELS, 0.0)), probs)
+    moved = reweighted(probs, log_weight(COUNTS, LABELS, 1.0))
+    assert np.allclose(moved.sum(1), 1)
+    # 0.4·0.9 against 0.6·0.1: the full prior turns the first clip to cat
+    assert moved[0].argmax() == 0 and moved[0, 0] == pytest.approx(0.36 / 0.42)
+
+
+def test_a_label_without_training_clips_or_a_negative_strength_is_refused() -> None:
+    with pytest.raises(ValueError, match="no training clips"):
+        log_weight({"cat": 5}, LABELS, 0.5)
+    with pytest.raises(ValueError, match="strength"):
+        log_weight(COUNTS, LABELS, -1)
+
+
+def _imbalanced_validation() -> tuple[list[int], np.ndarray]:
+    """90 cats, 10 dogs; a balanced-trained model that sends a third of the cats to dog."""
+    rng = np.random.default_rng(0)
+    y = [0] * 90 + [1] * 10
+    p_dog = np.concatenate([rng.uniform(0.05, 0.7, 90), rng.uniform(0.8, 0.95, 10)])
+    return y, np.stack([1 - p_dog, p_dog], axis=1)
+
+
+def test_strength_is_chosen_on_validation_and_a_margin_keeps_the_model_as_trained() -> None:
+    y, probs = _imbalanced_validation()
+    choice = choose_strength(y, probs, COUNTS, LABELS, metric="accuracy", min_gain=0.0)
+    by_strength = {row["strength"]: row for row in choice.table}
+    assert choice.strength > 0
+    assert by_strength[choice.strength]["accuracy"] > by_strength[0.0]["accuracy"]
+    assert (
+        choice.strength
+        == max(choice.table, key=lambda r: (r["accuracy"], -r["strength"]))["strength"]
+    )
+    assert choose_strength(y, probs, COUNTS, LABELS, "accuracy", min_gain=1.0).strength == 0.0
+    with pytest.raises(ValueError, match="metric"):
+        choose_strength(y, probs, COUNTS, LABELS, metric="auc")
+
+
+def _copy(task: str, tmp_path: Path) -> Path:
+    folder = tmp_path / task
+    shutil.copytree(WEIGHTS_DIR / task, folder)
+    state = load_file(str(folder / WEIGHTS_FILE))
+    if LOG_WEIGHT_KEY in state:  # start from the network alone
+        del state[LOG_WEIGHT_KEY]
+        save_file(state, str(folder / WEIGHTS_FILE))
+        config = json.loads((folder / "config.json").read_text())
+        config.pop("label_prior", None)
+        (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def _record(labels: list[str], strength: float) -> dict:
+    counts = {label: 10 * (i + 1) for i, label in enumerate(labels)}
+    row = {"strength": strength, "accuracy": 0.5, "macro_f1": 0.5, "balanced_accuracy": 0.5}
+    return {
+        "task": "dog-bark", "labels": labels, "split_seed": 0, "train_counts": counts,
+        "chosen_by": "validation macro_f1", "min_gain": 0.01, "strength": strength,
+        "log_weight": log_weight(counts, labels, strength).tolist(), "validation": [row],
+        "test_without": row, "test_with": row, "n_val": 1, "n_test": 1,
+        "test_confusion_without": [[1] * len(labels)] * len(labels),
+        "test_confusion_with": [[1] * len(labels)] * len(labels),
+    }  # fmt: skip
+
+
+def test_a_written_prior_labels_with_the_reweighted_mean_and_changes_the_id(
+    tmp_path: Path,
+) -> None:
+    folder = _copy("dog-bark", tmp_path)
+    plain = Labeller(folder)
+    waves = [_meow(seed) for seed in range(4)]
+    before = np.array([list(p.probabilities.values()) for p in plain.predict_many(waves)])
+    record = _record(plain.labels, 1.0)
+
+    new_id = write_prior(folder, record)
+
+    assert new_id == sha256_file(folder / WEIGHTS_FILE) != plain.model_id
+    adjusted = Labeller(folder)
+    after = np.array([list(p.probabilities.values()) for p in adjusted.predict_many(waves)])
+    expected = reweighted(before, np.array(record["log_weight"]))
+    assert np.allclose(after, expected, atol=1e-5)
+    assert all(p.model_id == new_id for p in adjusted.predict_many(waves))
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert new_id in card and plain.model_id not in card and card.count(CARD_START) == 1
+    assert json.loads((folder / "metrics.json").read_text())["model_id"] == new_id
+    assert json.loads((folder / "config.json").read_text())["label_prior"]["strength"] == 1.0
+
+    # written again, the section is replaced, not added; τ = 0 removes the prior and the section
+    write_prior(folder, _record(plain.labels, 0.5))
+    assert (folder / "MODEL_CARD.md").read_text().count(CARD_START) == 1
+    plain_id = write_prior(folder, _record(plain.labels, 0.0))
+    assert LOG_WEIGHT_KEY not in load_file(str(folder / WEIGHTS_FILE))
+    assert CARD_START not in (folder / "MODEL_CARD.md").read_text()
+    assert plain_id in (folder / "MODEL_CARD.md").read_text()
+    assert "label_prior" not in json.loads((folder / "config.json").read_text())
+
+
+def test_a_model_with_a_prior_is_not_an_ensemble_member(tmp_path: Path) -> None:
+    folder = _copy("dog-bark", tmp_path)
+    write_prior(folder, _record(Labeller(folder).labels, 0.5))
+    other = _copy("dog-bark", tmp_path / "b")
+    for f in (folder, other):
+        (f / "split.csv").write_text("path,label,group,part\n")
+    with pytest.raises(EnsembleMismatch, match="label prior"):
+        build_ensemble("dog-bark", [other, folder], tmp_path / "ensemble")
