@@ -155,7 +155,12 @@ def eval_synth(out: Path | None = None, json_output: bool = False) -> None:
 
     def shown(key: str) -> str:
         value = report.get(key)
-        return "not measured" if value is None else f"{value:.3f}"
+        if value is None:
+            return "not measured"
+        interval = report.get("intervals_95", {}).get(key)
+        return f"{value:.3f}" + (
+            "" if interval is None else f" [{interval[0]:.2f}-{interval[1]:.2f}]"
+        )
 
     rows = [
         ("cat_share", "generated clips called cat by `source`", ">= 0.90"),
@@ -165,8 +170,9 @@ def eval_synth(out: Path | None = None, json_output: bool = False) -> None:
         ("diversity", "mean pairwise log-mel L1, different seeds", ""),
         ("real_diversity", "the same between real naya test clips", ""),
     ]
+    typer.echo("(shares with their 95% Wilson interval over the clips judged)")
     for key, what, target in rows:
-        typer.echo(f"{key:16} {shown(key):>12}  {what} {target}")
+        typer.echo(f"{key:16} {shown(key):>24}  {what} {target}")
     contour = report.get("contour_griffin_lim")
     if contour:
         typer.echo(
