@@ -10,10 +10,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from miao.cli import app
-from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, load_labeller, shipped_tasks
+from ml.label_prior import LOG_WEIGHT_KEY
+from ml.models import build_model
+from ml.predict import clip_probabilities
+from ml.registry import (
+    WEIGHTS_DIR,
+    WEIGHTS_FILE,
+    load_labeller,
+    rounded_features,
+    shipped_tasks,
+)
 from ml.tasks import TASKS
 
 SHIPPED = shipped_tasks()
@@ -60,6 +71,36 @@ def test_labels_are_deterministic_and_id_is_the_weights_hash(task: str) -> None:
     # a batch gives the same answer as one clip at a time
     batch = labeller.predict_many([_meow_like(seed=4), wave, _meow_like(1.0, seed=5)])
     assert batch[1] == first
+
+
+CNN_TASKS = [
+    task
+    for task in SHIPPED
+    if json.loads((WEIGHTS_DIR / task / "config.json").read_text())["model"]["arch"] == "mfcc_cnn"
+]
+
+
+@needs_weights
+@pytest.mark.parametrize("task", CNN_TASKS)
+def test_a_shipped_cnn_labels_folded_and_channels_last_with_what_it_was_trained_as(
+    task: str,
+) -> None:
+    labeller = load_labeller(task)
+    member = labeller.members[0]
+    fast = member.model
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())  # folded
+    assert fast.features[1][0].weight.is_contiguous(memory_format=torch.channels_last)
+    trained = build_model(labeller.config["model"])
+    state = load_file(str(WEIGHTS_DIR / task / WEIGHTS_FILE))
+    trained.load_state_dict({k: v for k, v in state.items() if k != LOG_WEIGHT_KEY})
+    trained.eval()
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in trained.modules())
+    feats = [rounded_features(member.front_end, _meow_like(2.0 + s, seed=s)) for s in range(3)]
+    assert np.allclose(
+        clip_probabilities(fast, feats, member.spec),
+        clip_probabilities(trained, feats, member.spec),
+        atol=1e-6,
+    )
 
 
 @needs_weights
