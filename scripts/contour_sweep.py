@@ -25,18 +25,15 @@ from ml.synth import checkpoint
 from ml.synth.emotion import MOODS, mood_index
 from ml.synth.eval_synth import (
     EVAL_MOODS,
+    SELECTION_FIRST_SEED,
+    judge_renderings,
     load_yamnet,
-    per_mood_shares,
-    three_mood_matches,
-    yamnet_cat_share,
 )
 from ml.synth.flow_prior import FlowPrior, FlowPriorConfig
 from ml.synth.generate import FastGenerator
 from ml.synth.mel import griffin_lim, mu_law_decode, peak_normalise
 from ml.synth.pipeline import MeowSynthesiser
 from ml.synth.wavenet import WaveNet, WaveNetConfig
-
-FIRST_SEED = 1000  # miao eval synth uses seeds 0…29
 
 
 def load_candidate(flow_run: Path, wavenet_run: Path | None) -> MeowSynthesiser:
@@ -97,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         asked = []
         for mood in EVAL_MOODS:
             e = synth.emotion_vector(mood, None)
-            for seed in range(FIRST_SEED, FIRST_SEED + args.per_mood):
+            for seed in range(SELECTION_FIRST_SEED, SELECTION_FIRST_SEED + args.per_mood):
                 mel = synth.prior.sample(e, 200, seed, temperature, guidance, args.steps)
                 asked.append(MOODS[mood_index(mood)])
                 if "griffin-lim" in waves:
@@ -106,16 +103,10 @@ def main(argv: list[str] | None = None) -> int:
                     classes = synth.generator.generate(mel, e, 32000, seed, 1.0)
                     waves["wavenet"].append(np.asarray(mu_law_decode(classes), dtype=np.float32))
         for render, clips in waves.items():
-            labels = [p.label for p in source.predict_many(clips)]
-            matches = three_mood_matches(emotion.predict_many(clips), asked)
-            rows.append({
-                "guidance": guidance, "temperature": temperature, "render": render,
-                "cat_share": float(np.mean([lab == "cat" for lab in labels])),
-                "source_labels": {k: labels.count(k) for k in sorted(set(labels))},
-                "mood_match": float(np.mean(matches)),
-                "mood_match_per_mood": per_mood_shares(matches, args.per_mood),
-                "yamnet_cat_share": None if yamnet is None else yamnet_cat_share(yamnet, clips),
-            })  # fmt: skip
+            judged = judge_renderings(clips, asked, source, emotion, yamnet, args.per_mood)
+            rows.append(
+                {"guidance": guidance, "temperature": temperature, "render": render, **judged}
+            )
             if not args.json:
                 r = rows[-1]
                 print(
@@ -125,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     if args.json:
-        print(json.dumps({"flow_run": str(args.flow_run), "seeds_from": FIRST_SEED, "rows": rows}))
+        print(
+            json.dumps(
+                {"flow_run": str(args.flow_run), "seeds_from": SELECTION_FIRST_SEED, "rows": rows}
+            )
+        )
     return 0
 
 

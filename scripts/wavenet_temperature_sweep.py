@@ -32,15 +32,12 @@ from ml.synth.emotion import MOODS, mood_index
 from ml.synth.eval_synth import (
     EVAL_MOODS,
     SECONDS,
+    SELECTION_FIRST_SEED,
+    judge_renderings,
     load_yamnet,
-    per_mood_shares,
-    three_mood_matches,
-    yamnet_cat_share,
 )
 from ml.synth.mel import frames_for, log_mel, mu_law_decode
 from ml.synth.pipeline import MeowSynthesiser
-
-FIRST_SEED = 1000  # miao eval synth uses seeds 0…29
 
 
 def validation_clips(cache_dir: Path, per_mood: int) -> dict[str, list[np.ndarray]]:
@@ -85,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     contours = [
         (mood, seed, synth.emotion_vector(mood, None))
         for mood in EVAL_MOODS
-        for seed in range(FIRST_SEED, FIRST_SEED + args.per_mood)
+        for seed in range(SELECTION_FIRST_SEED, SELECTION_FIRST_SEED + args.per_mood)
     ]
     samples = round(SECONDS * 16000)
     contours = [
@@ -106,16 +103,12 @@ def main(argv: list[str] | None = None) -> int:
                 renders["vocoded"][0].append(np.asarray(mu_law_decode(classes), dtype=np.float32))
                 renders["vocoded"][1].append(MOODS[mood_index(mood)])
         for render, (clips, asked) in renders.items():
-            labels = [p.label for p in source.predict_many(clips)]
-            matches = three_mood_matches(emotion.predict_many(clips), asked)
-            rows.append({
-                "temperature": temperature, "render": render, "clips": len(clips),
-                "cat_share": float(np.mean([lab == "cat" for lab in labels])),
-                "source_labels": {k: labels.count(k) for k in sorted(set(labels))},
-                "mood_match": float(np.mean(matches)),
-                "mood_match_per_mood": per_mood_shares(matches, len(clips) // len(EVAL_MOODS)),
-                "yamnet_cat_share": None if yamnet is None else yamnet_cat_share(yamnet, clips),
-            })  # fmt: skip
+            judged = judge_renderings(
+                clips, asked, source, emotion, yamnet, len(clips) // len(EVAL_MOODS)
+            )
+            rows.append(
+                {"temperature": temperature, "render": render, "clips": len(clips), **judged}
+            )
             if not args.json:
                 r = rows[-1]
                 print(
@@ -129,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         share = np.mean([p.label == "cat" for p in source.predict_many(originals)])
         print(f"the validation clips themselves: called cat {share:.2f}")
     else:
-        print(json.dumps({"seeds_from": FIRST_SEED, "rows": rows}))
+        print(json.dumps({"seeds_from": SELECTION_FIRST_SEED, "rows": rows}))
     return 0
 
 

@@ -141,6 +141,33 @@ def yamnet_cat_share(yamnet: Any, waves: list[np.ndarray]) -> float:
     return float(np.mean(wins))
 
 
+SELECTION_FIRST_SEED = 1000
+"""Seeds from here on are for choosing settings (scripts/contour_sweep.py and the like); the
+evaluation's are 0 to ``per_mood - 1``, so a choice never sees the clips it is judged on."""
+
+
+def judge_renderings(
+    clips: list[np.ndarray],
+    asked: list[str],
+    source: Any,
+    emotion: Any,
+    yamnet: Any | None,
+    per_mood: int,
+) -> dict[str, Any]:
+    """How ``miao eval synth``'s judges see one set of renderings of the three moods (``asked``
+    in clip order, ``per_mood`` each): called cat, the ``source`` labels, mood match overall and
+    per mood, and YAMNet's cat share where YAMNet is present."""
+    labels = [p.label for p in source.predict_many(clips)]
+    matches = three_mood_matches(emotion.predict_many(clips), asked)
+    return {
+        "cat_share": float(np.mean([label == "cat" for label in labels])),
+        "source_labels": {k: labels.count(k) for k in sorted(set(labels))},
+        "mood_match": float(np.mean(matches)),
+        "mood_match_per_mood": per_mood_shares(matches, per_mood),
+        "yamnet_cat_share": None if yamnet is None else yamnet_cat_share(yamnet, clips),
+    }
+
+
 def catify_all(
     style: VoiceToCat,
     voices: list[np.ndarray],
