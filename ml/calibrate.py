@@ -21,8 +21,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from sklearn.metrics import confusion_matrix
 
-from ml.data import Clip, read_split
-from ml.feature_cache import cached_features
+from ml.data import read_split
+from ml.evaluate import member_features
 from ml.label_prior import LOG_WEIGHT_KEY, choose_strength, log_weight, reweighted, scores
 from ml.registry import WEIGHTS_FILE, load_members, mean_probabilities, sha256_file
 
@@ -32,16 +32,6 @@ CARD_START, CARD_END = "<!-- label-prior -->", "<!-- /label-prior -->"
 def _split_seed(config: dict[str, Any]) -> int:
     training = config.get("training") or config["members"][0]["training"]
     return int(training["split_seed"])
-
-
-def model_probabilities(folder: Path, clips: list[Clip], cache_dir: Path) -> np.ndarray:
-    """The folder's members' mean clip probabilities, without the label prior it may carry."""
-    loaded = load_members(folder)
-    paths = [c.path for c in clips]
-    fronts = {m.front_end for m in loaded.members}
-    feats = {front: cached_features(paths, front, cache_dir) for front in fronts}
-    with torch.inference_mode():
-        return mean_probabilities(loaded.members, feats)
 
 
 def fit_prior(
@@ -72,10 +62,15 @@ def fit_prior(
     def truth(part: str) -> list[int]:
         return [labels.index(c.label) for c in parts[part]]
 
-    val_probs = model_probabilities(folder, parts["val"], cache_dir)
+    members = load_members(folder).members  # its label prior, if any, is not applied
+
+    def probabilities(part: str) -> np.ndarray:
+        return mean_probabilities(members, member_features(members, parts[part], cache_dir))
+
+    val_probs = probabilities("val")
     choice = choose_strength(truth("val"), val_probs, train_counts, labels, metric, min_gain)
     weight = log_weight(train_counts, labels, choice.strength)
-    test_probs = model_probabilities(folder, parts["test"], cache_dir)
+    test_probs = probabilities("test")
     y_test = truth("test")
     y_without, y_with = test_probs.argmax(1), reweighted(test_probs, weight).argmax(1)
     every = list(range(len(labels)))
@@ -140,8 +135,8 @@ Measured by `miao label-prior {record["task"]} --metric {record["chosen_by"].spl
 def write_prior(folder: Path, record: dict[str, Any]) -> str:
     """Write the chosen prior into the folder (τ = 0 removes one); returns the new model id.
 
-    The config, ``metrics.json`` and the card are written first and the weights file last
-    (through a temporary file), so a failure leaves the old weights, which still label alone.
+    Every file is written in full beside its target first; only then are they moved into place,
+    the weights last, so a failure while writing leaves the folder as it was.
     """
     weights_path = folder / WEIGHTS_FILE
     state = {k: v.contiguous() for k, v in load_file(str(weights_path)).items()}
@@ -150,37 +145,41 @@ def write_prior(folder: Path, record: dict[str, Any]) -> str:
     state.pop(LOG_WEIGHT_KEY, None)
     if record["strength"] > 0:
         state[LOG_WEIGHT_KEY] = torch.tensor(record["log_weight"], dtype=torch.float32)
-    tmp = folder / (WEIGHTS_FILE + ".tmp")
-    save_file(state, str(tmp), metadata=metadata)
-    new_id = sha256_file(tmp)
+    staged = {weights_path: weights_path.with_name(WEIGHTS_FILE + ".tmp")}
+    save_file(state, str(staged[weights_path]), metadata=metadata)
+    new_id = sha256_file(staged[weights_path])
 
-    config_path = folder / "config.json"
-    config = json.loads(config_path.read_text())
-    kept = {k: v for k, v in record.items() if k not in ("validation", "test_without")}
+    texts: dict[Path, str] = {}
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("label_prior", None)
     if record["strength"] > 0:
-        config["label_prior"] = kept
-    else:
-        config.pop("label_prior", None)
-    config_path.write_text(json.dumps(config, indent=2) + "\n")
-
-    metrics_path = folder / "metrics.json"
-    if metrics_path.is_file():
-        metrics = json.loads(metrics_path.read_text())
-        metrics["model_id"] = new_id
-        metrics["label_prior"] = record
-        metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
-
-    card_path = folder / "MODEL_CARD.md"
-    if card_path.is_file():
-        card = card_path.read_text()
-        card = re.sub(
-            re.escape(CARD_START) + ".*?" + re.escape(CARD_END) + "\n", "", card, flags=re.S
+        skipped = ("validation", "test_without", "test_confusion_without")
+        config["label_prior"] = {k: v for k, v in record.items() if k not in skipped}
+    texts[folder / "config.json"] = json.dumps(config, indent=2) + "\n"
+    if (folder / "metrics.json").is_file():
+        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics["model_id"], metrics["label_prior"] = new_id, record
+        texts[folder / "metrics.json"] = json.dumps(metrics, indent=2) + "\n"
+    if (folder / "MODEL_CARD.md").is_file():
+        texts[folder / "MODEL_CARD.md"] = _card_with(
+            (folder / "MODEL_CARD.md").read_text(), record, new_id
         )
-        card = re.sub(r"(\*\*Model id\*\*.*?`)[0-9a-f]{64}(`)", rf"\g<1>{new_id}\g<2>", card)
-        if record["strength"] > 0:
-            at = card.find("\n## Data")
-            at = len(card) if at < 0 else at + 1
-            card = card[:at] + card_section(record) + "\n" + card[at:]
-        card_path.write_text(card)
-    tmp.replace(weights_path)
+    for path, text in texts.items():
+        staged[path] = path.with_name(path.name + ".tmp")
+        staged[path].write_text(text)
+    for path in [*texts, weights_path]:  # the weights, which the labeller reads, last
+        staged[path].replace(path)
     return new_id
+
+
+def _card_with(card: str, record: dict[str, Any], new_id: str) -> str:
+    """The card with the new id and this prior's section (none for τ = 0) after ``## Model``."""
+    card = re.sub(
+        re.escape(CARD_START) + ".*?" + re.escape(CARD_END) + "\n\n?", "", card, flags=re.S
+    )
+    card = re.sub(r"(\*\*Model id\*\*.*?`)[0-9a-f]{64}(`)", rf"\g<1>{new_id}\g<2>", card)
+    if record["strength"] > 0:
+        at = card.find("\n## Data")
+        at = len(card) if at < 0 else at + 1
+        card = card[:at] + card_section(record) + "\n" + card[at:]
+    return card

@@ -77,12 +77,19 @@ def run_predictions(
     from ml.registry import WEIGHTS_FILE, load_members
 
     loaded = load_members(run_dir, weights or WEIGHTS_FILE)
-    paths = [c.path for c in clips]
-    fronts = {m.front_end for m in loaded.members}  # members sharing a front end share features
-    feats = {front: cached_features(paths, front, cache_dir) for front in fronts}
-    probs = loaded.probabilities(feats)
+    probs = loaded.probabilities(member_features(loaded.members, clips, cache_dir))
     labels = loaded.config["labels"]
     return [labels[i] for i in probs.argmax(1)], probs
+
+
+def member_features(
+    members: Sequence[Any], clips: Sequence[Clip], cache_dir: Path
+) -> dict[Any, list[np.ndarray]]:
+    """The clips' cached features for each front end of ``members`` (:class:`ml.registry.Member`);
+    members that share a front end share its features."""
+    paths = [c.path for c in clips]
+    fronts = {m.front_end for m in members}
+    return {front: cached_features(paths, front, cache_dir) for front in fronts}
 
 
 def evaluate_runs(

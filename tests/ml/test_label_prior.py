@@ -115,7 +115,10 @@ def test_a_written_prior_labels_with_the_reweighted_mean_and_changes_the_id(
 
     # written again, the section is replaced, not added; τ = 0 removes the prior and the section
     write_prior(folder, _record(plain.labels, 0.5))
-    assert (folder / "MODEL_CARD.md").read_text().count(CARD_START) == 1
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert card.count(CARD_START) == 1
+    write_prior(folder, _record(plain.labels, 0.5))
+    assert (folder / "MODEL_CARD.md").read_text() == card  # the same prior again: the same card
     plain_id = write_prior(folder, _record(plain.labels, 0.0))
     assert LOG_WEIGHT_KEY not in load_file(str(folder / WEIGHTS_FILE))
     assert CARD_START not in (folder / "MODEL_CARD.md").read_text()
@@ -131,3 +134,33 @@ def test_a_model_with_a_prior_is_not_an_ensemble_member(tmp_path: Path) -> None:
         (f / "split.csv").write_text("path,label,group,part\n")
     with pytest.raises(EnsembleMismatch, match="label prior"):
         build_ensemble("dog-bark", [other, folder], tmp_path / "ensemble")
+
+
+def test_fit_rebuilds_the_models_split_and_scores_what_its_card_reports(
+    shared_dir: Path, tmp_path: Path
+) -> None:
+    from ml.calibrate import fit_prior
+    from ml.label_prior import STRENGTHS
+
+    folder = WEIGHTS_DIR / "dog-bark"
+    record = fit_prior(folder, "dog-bark", "macro_f1", tmp_path / "cache", shared_dir)
+    shipped = json.loads((folder / "metrics.json").read_text())
+    assert record["n_test"] == shipped["n_clips"]
+    for key in ("accuracy", "macro_f1", "balanced_accuracy"):
+        assert record["test_without"][key] == pytest.approx(shipped["models"]["mfcc_cnn"][key])
+    assert [row["strength"] for row in record["validation"]] == sorted(STRENGTHS)
+    assert record["strength"] in STRENGTHS
+    with pytest.raises(ValueError, match="not 'source'"):
+        fit_prior(folder, "source", "macro_f1", tmp_path / "cache", shared_dir)
+
+
+def test_the_command_refuses_an_unknown_task_or_metric_with_exit_2() -> None:
+    from typer.testing import CliRunner
+
+    from miao.cli import app
+
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["label-prior", "parrot"])
+    assert unknown.exit_code == 2 and "parrot" in unknown.stderr
+    metric = runner.invoke(app, ["label-prior", "dog-bark", "--metric", "auc"])
+    assert metric.exit_code == 2 and "--metric" in metric.stderr
