@@ -8,9 +8,9 @@ Donate-a-Cry accuracy alone flatters a model that always says "hungry".
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sklearn.metrics import (
@@ -23,6 +23,8 @@ from sklearn.metrics import (
 from ml.data import Clip, Split
 from ml.feature_cache import cached_features
 from ml.models import MajorityClass
+
+T = TypeVar("T")
 
 
 def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
@@ -116,27 +118,33 @@ def evaluate_runs(
     return report
 
 
+def prefer_first(candidates: Sequence[T], score: Callable[[T], float], min_gain: float) -> T:
+    """The first of ``candidates`` (ordered cheapest or simplest first), unless a later one beats
+    the choice so far by more than ``min_gain``: a win of about a recipe's seed spread is noise,
+    and should not buy a dearer labeller or a stronger adjustment."""
+    if not candidates:
+        raise ValueError("nothing to choose from")
+    if min_gain < 0:
+        raise ValueError(f"min_gain must be >= 0, got {min_gain:g}")
+    chosen = candidates[0]
+    for candidate in candidates[1:]:
+        if score(candidate) - score(chosen) > min_gain:
+            chosen = candidate
+    return chosen
+
+
 LABELLING_COST_ORDER = ("mfcc_cnn", "ast", "ensemble")
 """Shippable runs from cheapest to dearest to label with (measured by ``miao bench label``)."""
 
 
 def choose_by_validation(val_macro_f1: dict[str, float], min_gain: float = 0.0) -> str:
     """The run to ship: the cheapest, unless a dearer one beats the choice so far on validation
-    macro-F1 by more than ``min_gain``.
-
-    A margin of about the recipe's seed spread keeps a gain that is only noise from buying a
-    slower labeller (an AST + CNN ensemble won by 0.008 and labelled at 2.5 times the cost).
-    """
+    macro-F1 by more than ``min_gain`` (an AST + CNN ensemble once won by 0.008 and labelled at
+    2.5 times the cost)."""
     ranked = [a for a in LABELLING_COST_ORDER if a in val_macro_f1]
     if not ranked:
         raise ValueError(f"nothing shippable among {sorted(val_macro_f1)}")
-    if min_gain < 0:
-        raise ValueError(f"min_gain must be >= 0, got {min_gain:g}")
-    chosen = ranked[0]
-    for candidate in ranked[1:]:
-        if val_macro_f1[candidate] - val_macro_f1[chosen] > min_gain:
-            chosen = candidate
-    return chosen
+    return prefer_first(ranked, val_macro_f1.__getitem__, min_gain)
 
 
 def confusion_png(result: dict[str, Any], path: Path, title: str) -> Path:

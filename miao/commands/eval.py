@@ -110,12 +110,12 @@ def evaluate(
         if part != "test":
             console.print("[red]error:[/] --ship needs the test report (--part test)")
             raise typer.Exit(2)
-        from ml.evaluate import choose_by_validation
+        from ml.evaluate import LABELLING_COST_ORDER, choose_by_validation
         from ml.model_card import write_card
         from ml.registry import WEIGHTS_DIR
 
         val_report = evaluate_runs(split, found, spec.labels, part="val", cache_dir=cache)
-        shippable = [a for a in ("ast", "mfcc_cnn", "ensemble") if a in found]
+        shippable = [a for a in LABELLING_COST_ORDER if a in found]
         if ship_arch == "best-val":
             chosen = choose_by_validation(
                 {a: val_report["models"][a]["macro_f1"] for a in shippable}, min_gain
