@@ -2,7 +2,7 @@
 
 ``miao label-prior TASK`` runs this: the model's own clip probabilities (without any prior it
 already carries) on the validation and test parts of its split, τ chosen on validation
-(:func:`ml.label_prior.choose_strength`), then the test figures with and without it. Written,
+(:func:`choose_strength`), then the test figures with and without it. Written,
 the prior becomes a tensor of the weights file, so the model id changes with it; the config,
 ``metrics.json`` and the model card say what was chosen and why.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +21,59 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-from sklearn.metrics import confusion_matrix
 
 from ml.data import read_split
-from ml.evaluate import member_features
-from ml.label_prior import LOG_WEIGHT_KEY, choose_strength, log_weight, reweighted, scores
+from ml.evaluate import member_features, metrics, prefer_first
+from ml.label_prior import LOG_WEIGHT_KEY, log_weight, reweighted
 from ml.registry import WEIGHTS_FILE, load_members, mean_probabilities, sha256_file
 
 CARD_START, CARD_END = "<!-- label-prior -->", "<!-- /label-prior -->"
 
 
-def _split_seed(config: dict[str, Any]) -> int:
-    training = config.get("training") or config["members"][0]["training"]
-    return int(training["split_seed"])
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""The τ tried: a coarse grid, so that a validation split of a few hundred clips can choose."""
+
+METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
+
+
+@dataclass(frozen=True)
+class StrengthChoice:
+    """The τ chosen on validation, and every τ's validation scores (what the choice saw)."""
+
+    strength: float
+    metric: str
+    min_gain: float
+    table: list[dict[str, float]]
+
+
+def _scored(
+    y_true: Sequence[str], probs: np.ndarray, labels: Sequence[str], weight: np.ndarray | None
+) -> dict[str, Any]:
+    """:func:`ml.evaluate.metrics` of the argmax labels, reweighted by ``weight`` if given."""
+    adjusted = probs if weight is None else reweighted(probs, weight)
+    return metrics(y_true, [labels[i] for i in adjusted.argmax(1)], labels)
+
+
+def choose_strength(
+    y_true: Sequence[str],
+    probs: np.ndarray,
+    train_counts: Mapping[str, int],
+    labels: Sequence[str],
+    metric: str = "macro_f1",
+    min_gain: float = 0.01,
+    strengths: Sequence[float] = STRENGTHS,
+) -> StrengthChoice:
+    """The smallest τ of ``strengths``, unless a larger one beats the choice so far on the
+    validation ``metric`` by more than ``min_gain`` (:func:`ml.evaluate.prefer_first`; by
+    default about a recipe's seed spread, so a few clips' luck does not move every label)."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
+    table = []
+    for strength in sorted(strengths):
+        scored = _scored(y_true, probs, labels, log_weight(train_counts, labels, strength))
+        table.append({"strength": float(strength), **{m: scored[m] for m in METRICS}})
+    chosen = prefer_first(table, lambda row: row[metric], min_gain)
+    return StrengthChoice(chosen["strength"], metric, min_gain, table)
 
 
 def fit_prior(
@@ -45,12 +87,14 @@ def fit_prior(
     """τ chosen on the validation part of the model's split; test figures before and after."""
     from ml.train import make_split  # the split the model was trained on, rebuilt from its seed
 
-    config = json.loads((folder / "config.json").read_text())
+    loaded = load_members(folder)  # its members; a label prior it carries is not applied
+    config = loaded.config
     if config.get("task") != task:
         raise ValueError(f"{folder} is a model of {config.get('task')!r}, not {task!r}")
     labels = list(config["labels"])
+    training = config.get("training") or config["members"][0]["training"]
+    seed = int(training["split_seed"])
     split_csv = folder / "split.csv"
-    seed = _split_seed(config)
     split = (
         read_split(split_csv, shared_dir)
         if split_csv.is_file()
@@ -59,21 +103,17 @@ def fit_prior(
     parts = split.parts()
     train_counts = dict(Counter(c.label for c in parts["train"]))
 
-    def truth(part: str) -> list[int]:
-        return [labels.index(c.label) for c in parts[part]]
-
-    members = load_members(folder).members  # its label prior, if any, is not applied
-
     def probabilities(part: str) -> np.ndarray:
-        return mean_probabilities(members, member_features(members, parts[part], cache_dir))
+        feats = member_features(loaded.members, parts[part], cache_dir)
+        return mean_probabilities(loaded.members, feats)
 
-    val_probs = probabilities("val")
-    choice = choose_strength(truth("val"), val_probs, train_counts, labels, metric, min_gain)
+    y_val = [c.label for c in parts["val"]]
+    choice = choose_strength(y_val, probabilities("val"), train_counts, labels, metric, min_gain)
     weight = log_weight(train_counts, labels, choice.strength)
     test_probs = probabilities("test")
-    y_test = truth("test")
-    y_without, y_with = test_probs.argmax(1), reweighted(test_probs, weight).argmax(1)
-    every = list(range(len(labels)))
+    y_test = [c.label for c in parts["test"]]
+    without = _scored(y_test, test_probs, labels, None)
+    with_prior = _scored(y_test, test_probs, labels, weight)
     return {
         "task": task,
         "labels": labels,
@@ -84,11 +124,11 @@ def fit_prior(
         "strength": choice.strength,
         "log_weight": [round(float(w), 6) for w in weight],
         "validation": choice.table,
-        "test_without": scores(y_test, y_without),
-        "test_with": scores(y_test, y_with),
-        "test_confusion_without": confusion_matrix(y_test, y_without, labels=every).tolist(),
-        "test_confusion_with": confusion_matrix(y_test, y_with, labels=every).tolist(),
-        "n_val": len(parts["val"]),
+        "test_without": {m: without[m] for m in METRICS},
+        "test_with": {m: with_prior[m] for m in METRICS},
+        "test_confusion_without": without["confusion"],
+        "test_confusion_with": with_prior["confusion"],
+        "n_val": len(y_val),
         "n_test": len(y_test),
     }
 

@@ -41,8 +41,7 @@ def label_prior(
     exit 1 when ../shared (the clips) is missing.
     """
     from backend.settings import get_settings
-    from ml.calibrate import fit_prior, write_prior
-    from ml.label_prior import METRICS
+    from ml.calibrate import METRICS, fit_prior, write_prior
     from ml.registry import ModelNotFoundError, weights_dir
     from ml.tasks import get_task
 

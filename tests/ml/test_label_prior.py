@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file, save_file
 
-from ml.calibrate import CARD_START, write_prior
+from ml.calibrate import CARD_START, choose_strength, write_prior
 from ml.ensemble import EnsembleMismatch, build_ensemble
-from ml.label_prior import LOG_WEIGHT_KEY, choose_strength, log_weight, reweighted
+from ml.label_prior import LOG_WEIGHT_KEY, log_weight, reweighted
 from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, Labeller, sha256_file
 
 LABELS = ["cat", "dog"]
@@ -42,10 +42,10 @@ def test_a_label_without_training_clips_or_a_negative_strength_is_refused() -> N
         log_weight(COUNTS, LABELS, -1)
 
 
-def _imbalanced_validation() -> tuple[list[int], np.ndarray]:
+def _imbalanced_validation() -> tuple[list[str], np.ndarray]:
     """90 cats, 10 dogs; a balanced-trained model that sends a third of the cats to dog."""
     rng = np.random.default_rng(0)
-    y = [0] * 90 + [1] * 10
+    y = ["cat"] * 90 + ["dog"] * 10
     p_dog = np.concatenate([rng.uniform(0.05, 0.7, 90), rng.uniform(0.8, 0.95, 10)])
     return y, np.stack([1 - p_dog, p_dog], axis=1)
 
@@ -139,8 +139,7 @@ def test_a_model_with_a_prior_is_not_an_ensemble_member(tmp_path: Path) -> None:
 def test_fit_rebuilds_the_models_split_and_scores_what_its_card_reports(
     shared_dir: Path, tmp_path: Path
 ) -> None:
-    from ml.calibrate import fit_prior
-    from ml.label_prior import STRENGTHS
+    from ml.calibrate import STRENGTHS, fit_prior
 
     folder = WEIGHTS_DIR / "dog-bark"
     record = fit_prior(folder, "dog-bark", "macro_f1", tmp_path / "cache", shared_dir)
