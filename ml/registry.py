@@ -168,13 +168,20 @@ class Labeller:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.loaded = load_members(folder)
-        self.config, self.members = self.loaded.config, self.loaded.members
         self.task = str(self.config["task"])
         self.labels: list[str] = list(self.config["labels"])
         if self.labels != list(get_task(self.task).labels):
             raise ValueError(f"{folder}: labels differ from the task's fixed label set")
         self.model_id = sha256_file(folder / WEIGHTS_FILE)
         self._lock = threading.Lock()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.loaded.config
+
+    @property
+    def members(self) -> list[Member]:
+        return self.loaded.members
 
     @property
     def arch(self) -> str:
