@@ -35,6 +35,7 @@ from ml.synth.eval_synth import (
     SELECTION_FIRST_SEED,
     judge_renderings,
     load_yamnet,
+    mood_pool,
 )
 from ml.synth.mel import frames_for, log_mel, mu_law_decode
 from ml.synth.pipeline import MeowSynthesiser
@@ -45,12 +46,7 @@ def validation_clips(cache_dir: Path, per_mood: int) -> dict[str, list[np.ndarra
     cats = load_cats(cache_dir)
     samples = round(SECONDS * 16000)
     return {
-        mood: [
-            cats.wave(int(i))[:samples]
-            for i in [i for i in cats.indices("val") if cats.labels[i] == mood_index(mood)][
-                :per_mood
-            ]
-        ]
+        mood: [cats.wave(i)[:samples] for i in mood_pool(cats, "val", mood, per_mood)]
         for mood in EVAL_MOODS
     }
 

@@ -94,6 +94,12 @@ def vocoded_real(
     }
 
 
+def mood_pool(cats: Any, part: str, mood: str, n: int) -> list[int]:
+    """The first ``n`` naya clips of ``mood`` in a split part (indices into ``cats``)."""
+    label = mood_index(mood)
+    return [int(i) for i in cats.indices(part) if cats.labels[i] == label][:n]
+
+
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval (95% by default) of a share of ``n`` clips.
 
@@ -282,11 +288,10 @@ def evaluate_synth(
     real, real_waves = [], []
     real_by_mood: dict[str, list[np.ndarray]] = {}
     for mood in EVAL_MOODS:
-        label = mood_index(mood)
-        pool = [i for i in cats.indices("test") if cats.labels[i] == label][:per_mood]
-        real_by_mood[mood] = [cats.wave(int(i))[: round(SECONDS * 16000)] for i in pool]
+        pool = mood_pool(cats, "test", mood, per_mood)
+        real_by_mood[mood] = [cats.wave(i)[: round(SECONDS * 16000)] for i in pool]
         real_waves += real_by_mood[mood]
-        real.append(mean_pairwise([cats.wave(int(i)) for i in pool]))
+        real.append(mean_pairwise([cats.wave(i) for i in pool]))
     report["real_diversity"] = float(np.mean(real))
     tick("diversity", 1, 1)
     if source is not None:
