@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from ml.data import read_split
 from ml.evaluate import member_features, metrics, prefer_first
@@ -179,9 +179,9 @@ def write_prior(folder: Path, record: dict[str, Any]) -> str:
     the weights last, so a failure while writing leaves the folder as it was.
     """
     weights_path = folder / WEIGHTS_FILE
-    state = {k: v.contiguous() for k, v in load_file(str(weights_path)).items()}
-    with safe_open(str(weights_path), "pt") as handle:
+    with safe_open(str(weights_path), "pt") as handle:  # one read: tensors and header
         metadata = handle.metadata()  # kept as it was
+        state = {k: handle.get_tensor(k).contiguous() for k in handle.keys()}  # noqa: SIM118 (not iterable)
     state.pop(LOG_WEIGHT_KEY, None)
     if record["strength"] > 0:
         state[LOG_WEIGHT_KEY] = torch.tensor(record["log_weight"], dtype=torch.float32)
