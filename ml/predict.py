@@ -30,6 +30,9 @@ class InputSpec:
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
     fill: str = "pad"  # a clip shorter than a window: "pad" it, or "tile" (repeat) it
+    # Subtract each clip's own mean per coefficient first (cepstral mean normalisation): what a
+    # recording's channel and a voice's timbre add to every frame goes, its changes stay.
+    clip_mean: bool = False
 
     def __post_init__(self) -> None:
         if self.fill not in FILLS:
@@ -41,6 +44,8 @@ class InputSpec:
         return LOGMEL_PAD if self.kind == "logmel" else 0.0
 
     def normalise(self, features: np.ndarray) -> np.ndarray:
+        if self.clip_mean and len(features):
+            features = features - features.mean(axis=0, keepdims=True)
         if not self.mean:
             return features
         return (features - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
@@ -57,6 +62,7 @@ class InputSpec:
             mean=list(data.get("mean") or []),  # type: ignore[call-overload]
             std=list(data.get("std") or []),  # type: ignore[call-overload]
             fill=str(data.get("fill", "pad")),  # configs written before "fill" padded
+            clip_mean=bool(data.get("clip_mean", False)),
         )
 
 

@@ -109,8 +109,11 @@ class TrainConfig:
     # Knowledge distillation (mfcc_cnn, ast): weight of the loss on YAMNet's pooled clip scores,
     # learnt by a second head (the AST: on its distillation token). Teacher in training only.
     distill_weight: float = 0.0
-    # A self-supervised encoder (``miao pretrain``) the AST starts from; None: from scratch.
+    # Where the weights start: the AST from a self-supervised encoder (``miao pretrain``), the
+    # mfcc_cnn from another trained CNN's convolutions (:mod:`ml.transfer`); None: from scratch.
     init_from: str | None = None
+    features_lr_scale: float = 1.0  # mfcc_cnn: learning rate of the convolutions (0: frozen)
+    clip_mean: bool = False  # mfcc_cnn: cepstral mean normalisation per clip (InputSpec)
     threads: int = 2
     # Length-shortcut guards (None: the task's default from LENGTH_GUARD, else off):
     fill: str | None = None  # clips shorter than a window: "pad" or "tile" (train and inference)
@@ -148,8 +151,17 @@ class TrainConfig:
             raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
         if self.distill_weight and self.arch == "yamnet_dnn":
             raise ValueError("yamnet_dnn runs on the teacher's scores: there is nothing to distil")
-        if self.init_from and self.arch != "ast":
-            raise ValueError("only the ast starts from a pretrained encoder (--init-from)")
+        if self.init_from and self.arch == "yamnet_dnn":
+            raise ValueError("the yamnet_dnn has nothing to start from (--init-from)")
+        if not 0.0 <= self.features_lr_scale <= 1.0 or (
+            self.features_lr_scale != 1.0 and self.arch != "mfcc_cnn"
+        ):
+            raise ValueError(
+                f"features_lr_scale must be in [0, 1] and only for mfcc_cnn, got "
+                f"{self.features_lr_scale} for {self.arch}"
+            )
+        if self.clip_mean and self.arch != "mfcc_cnn":
+            raise ValueError("clip_mean (cepstral mean normalisation) is for the mfcc_cnn")
         if not self.cnn_channels or min(self.cnn_channels) < 1:
             raise ValueError(f"cnn_channels must be positive widths, got {self.cnn_channels}")
         if self.balance not in ("sampler", "loss", "none"):
@@ -227,6 +239,26 @@ def build_fresh_model(config: TrainConfig, labels: list[str]) -> nn.Module:
     return YamnetDNN(labels)
 
 
+def parameter_groups(
+    model: nn.Module, lr: float, features_lr_scale: float = 1.0
+) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: the CNN's convolutions at ``features_lr_scale`` times
+    the learning rate (left out, and frozen, at 0), everything else at ``lr``."""
+    from ml.transfer import feature_parameters
+
+    features = feature_parameters(model) if features_lr_scale != 1.0 else []
+    ids = {id(p) for p in features}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    if not features_lr_scale:
+        for p in features:
+            p.requires_grad_(False)
+        return [{"params": rest}]
+    groups: list[dict[str, Any]] = [{"params": rest}]
+    if features:
+        groups.append({"params": features, "lr": lr * features_lr_scale})
+    return groups
+
+
 def input_spec_for(config: TrainConfig, train_features: Sequence[np.ndarray]) -> InputSpec:
     """Window settings, plus per-coefficient standardisation for MFCC (from training clips)."""
     kind = config.front_end.kind
@@ -235,9 +267,12 @@ def input_spec_for(config: TrainConfig, train_features: Sequence[np.ndarray]) ->
     window = config.window_frames
     fill = str(config.fill)
     if kind == "mfcc":
-        stacked = np.concatenate(list(train_features), axis=0)
+        plain = InputSpec(kind, clip_mean=config.clip_mean)  # only the per-clip step, if any
+        stacked = np.concatenate([plain.normalise(x) for x in train_features], axis=0)
         mean, std = stacked.mean(0), stacked.std(0) + 1e-5
-        return InputSpec(kind, window, window, mean.tolist(), std.tolist(), fill=fill)
+        return InputSpec(
+            kind, window, window, mean.tolist(), std.tolist(), fill=fill, clip_mean=config.clip_mean
+        )
     # Non-overlapping windows (the last one aligned to the clip's end): a 5 s clip is 3 windows
     # of 2 s, which keeps labelling under the 50 ms / 50 clips-per-second budget on two cores.
     return InputSpec(kind, window, window, fill=fill)
@@ -460,7 +495,11 @@ def train(
         teacher_mask[:n_real] = 1.0
     model = build_fresh_model(config, labels)
     pretrained = None
-    if config.init_from:
+    if config.init_from and config.arch == "mfcc_cnn":
+        from ml.transfer import load_cnn_features
+
+        pretrained = load_cnn_features(model, Path(config.init_from))  # type: ignore[arg-type]
+    elif config.init_from:
         from ml.pretrain import load_encoder
 
         pretrained = load_encoder(
@@ -510,7 +549,9 @@ def train(
     warmup = steps_per_epoch * config.warmup_epochs
 
     optimiser = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        parameter_groups(model, config.lr, config.features_lr_scale),
+        lr=config.lr,
+        weight_decay=config.weight_decay,
     )
 
     scheduler = warmup_cosine(optimiser, total_steps, warmup)

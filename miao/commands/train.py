@@ -51,7 +51,16 @@ def train(
         None,
         exists=True,
         file_okay=False,
-        help="ast: start from this `miao pretrain TASK` run's encoder (same task, same size).",
+        help="ast: start from this `miao pretrain TASK` run's encoder (same task, same size). "
+        "mfcc_cnn: start from this trained CNN's convolutions (a model folder of another task "
+        "with the same --channels; it must not have heard this task's validation or test audio).",
+    ),
+    features_lr_scale: float = typer.Option(
+        1.0,
+        min=0.0,
+        max=1.0,
+        help="mfcc_cnn: learning rate of the convolutions, times --lr (0: frozen; with "
+        "--init-from, 0 trains only the head on the donor's filters).",
     ),
     extra_manifest: list[Path] = typer.Option(
         [],
@@ -83,15 +92,24 @@ def train(
     if distill and arches == ["yamnet_dnn"]:
         console.print("[red]error:[/] yamnet_dnn runs on the teacher's scores: nothing to distil")
         raise typer.Exit(2)
-    if init_from is not None and "ast" not in arches:
-        console.print("[red]error:[/] --init-from is for the ast (a pretrained AST encoder)")
+    if init_from is not None and arches not in (["ast"], ["mfcc_cnn"]):
+        console.print("[red]error:[/] --init-from is for one arch: ast or mfcc_cnn")
+        raise typer.Exit(2)
+    if features_lr_scale != 1.0 and arches != ["mfcc_cnn"]:
+        console.print("[red]error:[/] --features-lr-scale is for --arch mfcc_cnn")
         raise typer.Exit(2)
     base = out or settings.var_dir / "runs" / task
     if extra_manifest and (base / "split.csv").exists():
         console.print(f"[red]error:[/] {base} has a split already; use a new --out")
         raise typer.Exit(2)
     try:
-        if init_from is not None:
+        if init_from is not None and arches == ["mfcc_cnn"]:
+            from ml.models import MfccCNN
+            from ml.transfer import load_cnn_features
+
+            probe = MfccCNN(["a", "b"], window_frames=window, channels=cnn_channels)
+            load_cnn_features(probe, init_from)  # refuse a donor that does not fit, before training
+        elif init_from is not None:
             from ml.models import ASTSize
             from ml.pretrain import check_encoder
 
@@ -116,7 +134,8 @@ def train(
                 threads=threads,
                 cnn_channels=cnn_channels,
                 distill_weight=distill if name != "yamnet_dnn" else 0.0,
-                init_from=str(init_from) if init_from and name == "ast" else None,
+                init_from=str(init_from) if init_from else None,
+                features_lr_scale=features_lr_scale,
             )
             run_dir = base / name
             # every arch of a task shares the first one's split: copy it before training

@@ -67,8 +67,8 @@ def test_config_refuses_bad_settings() -> None:
         PretrainConfig(task="cat-emotion", mask_ratio=1.0)
     with pytest.raises(ValueError, match="unknown task"):
         PretrainConfig(task="parrots")
-    with pytest.raises(ValueError, match="only the ast"):
-        TrainConfig(task="cat-emotion", arch="mfcc_cnn", init_from="somewhere")
+    with pytest.raises(ValueError, match="nothing to start from"):
+        TrainConfig(task="cat-emotion", arch="yamnet_dnn", init_from="somewhere")
     with pytest.raises(ValueError, match="fill"):
         PretrainConfig(task="source", fill="mirror")
 
@@ -195,7 +195,13 @@ def test_train_command_refuses_an_encoder_before_training(tmp_path: Path) -> Non
             str(out),
         ],
     )
-    assert result.exit_code == 2 and "--init-from is for the ast" in _flat(result.output)
+    # for the CNN, the folder must be a trained CNN to take convolutions from
+    assert result.exit_code == 2 and "no config.json" in _flat(result.output), result.output
+    result = CliRunner().invoke(
+        app,
+        ["train", "dog-bark", "--arch", "all", "--init-from", str(not_a_run), "--out", str(out)],
+    )
+    assert result.exit_code == 2 and "--init-from is for one arch" in _flat(result.output)
     assert not out.exists()
 
 
