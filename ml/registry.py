@@ -173,7 +173,6 @@ class Labeller:
         if self.labels != list(get_task(self.task).labels):
             raise ValueError(f"{folder}: labels differ from the task's fixed label set")
         self.model_id = sha256_file(folder / WEIGHTS_FILE)
-        self._lock = threading.Lock()
 
     @property
     def config(self) -> dict[str, Any]:
@@ -197,7 +196,9 @@ class Labeller:
         # members that share a front end share its features: computed once per front end
         fronts = {m.front_end for m in self.members}
         feats = {front: [rounded_features(front, w) for w in waves] for front in fronts}
-        with self._lock, torch.inference_mode():
+        # No lock: an eval-mode forward changes no state, so the API's threads label side by
+        # side (two threads on two cores: 148 -> 158 clips/s through analyze_clip, measured).
+        with torch.inference_mode():
             probs = self.loaded.probabilities(feats)
         return [self._prediction(p) for p in probs]
 

@@ -73,6 +73,19 @@ def test_labels_are_deterministic_and_id_is_the_weights_hash(task: str) -> None:
     assert batch[1] == first
 
 
+@needs_weights
+def test_threads_labelling_side_by_side_get_what_one_thread_gets() -> None:
+    """The API labels in a thread pool with no lock around the models."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    waves = [_meow_like(1.0 + 0.5 * (i % 3), seed=i) for i in range(24)]
+    labellers = [load_labeller(task) for task in SHIPPED]
+    alone = [[lab.predict(w) for lab in labellers] for w in waves]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda w: [lab.predict(w) for lab in labellers], waves * 2))
+    assert together == alone * 2
+
+
 CNN_TASKS = [
     task
     for task in SHIPPED
