@@ -1,5 +1,9 @@
 """Pick the voice-to-cat strength on training speakers only (never the evaluation's speakers).
 
+``--run`` judges a ``train_style`` run instead of the shipped generator, and ``--speakers``
+limits the clips to some training speakers: a run trained with ``--skip-speakers nicolas`` is
+validated on ``--speakers nicolas``, a voice it never heard, without touching the held-out ones.
+
 For each strength, 30 style transfers of speech-fsdd clips from the speakers the style GAN
 trained on (moods cycling happy, curious, sleepy, as in ``miao eval synth``) are labelled by the
 shipped ``source`` model, and by YAMNet where ``../shared/models/yamnet`` is present. Prints one
@@ -12,15 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 from backend.settings import get_settings
-from ml.registry import ModelNotFoundError, load_labeller
+from ml.registry import WEIGHTS_DIR, ModelNotFoundError, load_labeller
 from ml.synth.corpus import load_voices
 from ml.synth.eval_synth import catify_all, load_yamnet, yamnet_cat_share
-from ml.synth.pipeline import VoiceToCat
+from ml.synth.pipeline import EMOTION_DIR, VoiceToCat
+from ml.synth.ship import write_style_generator
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strengths", default="1,2,3,4,5", help="comma-separated strengths")
     parser.add_argument("--clips", type=int, default=30, help="transfers per strength")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--speakers",
+        default="",
+        help="comma-separated training speakers whose clips are transferred (default: all four)",
+    )
+    parser.add_argument(
+        "--run",
+        type=Path,
+        default=None,
+        help="judge this train_style run's generator instead of the shipped one",
+    )
     args = parser.parse_args(argv)
     try:
         strengths = [float(s) for s in args.strengths.split(",")]
@@ -40,9 +59,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     voices = load_voices(get_settings().var_dir / "cache")
     pool = voices.indices("train")
+    if args.speakers:
+        wanted = args.speakers.split(",")
+        pool = pool[np.isin([str(g).split(":")[-1] for g in voices.groups[pool]], wanted)]
+        if not len(pool):
+            print(f"error: --speakers {args.speakers!r}: no training speaker of that name")
+            return 2
     chosen = np.random.default_rng(1).choice(pool, size=min(args.clips, len(pool)), replace=False)
     inputs = [voices.wave(int(i)) for i in chosen]
-    style, yamnet = VoiceToCat(), load_yamnet()
+    yamnet = load_yamnet()
+    with tempfile.TemporaryDirectory() as root:
+        if args.run is not None:  # the run's generator beside the shipped emotion encoder
+            write_style_generator(args.run, Path(root), 1.0)
+            shutil.copytree(WEIGHTS_DIR / EMOTION_DIR, Path(root) / EMOTION_DIR)
+        style = VoiceToCat(Path(root) if args.run is not None else None)
     rows = []
     for strength in strengths:
         outs, rhythm_r = catify_all(style, inputs, strength)
@@ -64,9 +94,13 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if args.json:
-        print(json.dumps({"source_model": source.model_id, "rows": rows}))
+        print(
+            json.dumps(
+                {"source_model": source.model_id, "style_model": style.model_id, "rows": rows}
+            )
+        )
     else:
-        print(f"judge: source model {source.model_id[:12]}…")
+        print(f"judge: source model {source.model_id[:12]}…; generator {style.model_id[:12]}…")
     return 0
 
 

@@ -199,3 +199,26 @@ def peak_normalise(wave: np.ndarray, peak: float = 0.9) -> np.ndarray:
     """Scale so the largest absolute sample is ``peak`` (silence stays silence)."""
     top = float(np.max(np.abs(wave))) if wave.size else 0.0
     return (wave * (peak / top)).astype(np.float32) if top > 1e-6 else wave.astype(np.float32)
+
+
+def bands_below(hz: float) -> int:
+    """How many mel bands have their centre below ``hz`` (a band-limited source's top band)."""
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(8000.0), N_MELS + 2))
+    return int(np.sum(edges[1:-1] < hz))
+
+
+def warp_bands(mel: torch.Tensor, factor: float, top: int = N_MELS) -> torch.Tensor:
+    """Stretch (``factor`` > 1) or squeeze a log-mel's lowest ``top`` bands along the mel axis.
+
+    Band ``i`` takes the value at ``i / factor``, linearly interpolated; bands from ``top`` up are
+    kept, so a band-limited voice keeps its cut-off where it was. Pitch and formants move
+    together, as in vocal tract length perturbation: one speaker becomes many.
+    """
+    if factor <= 0:
+        raise ValueError(f"warp factor must be positive, got {factor}")
+    source = (torch.arange(top, dtype=torch.float32) / factor).clamp(max=top - 1)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=top - 1)
+    frac = (source - low.float())[:, None]
+    warped = mel[..., low, :] * (1 - frac) + mel[..., high, :] * frac
+    return torch.cat([warped, mel[..., top:, :]], dim=-2)

@@ -53,6 +53,21 @@ def _save(state: dict[str, torch.Tensor], folder: Path, config: dict[str, Any]) 
     return sha256_file(folder / WEIGHTS_FILE)
 
 
+def write_style_generator(style_run: Path, out_root: Path, style_strength: float) -> str:
+    """The voice→cat generator of a ``train_style`` run as ``out_root/style-gan``; its id."""
+    state = checkpoint.load(style_run / "checkpoint.pt")
+    if state is None:
+        raise FileNotFoundError(f"{style_run}: no checkpoint.pt of a train_style run")
+    config = json.loads((style_run / "config.json").read_text())
+    prefix = "voice_to_cat."
+    generator = {k[len(prefix) :]: v for k, v in state["gan"].items() if k.startswith(prefix)}
+    return _save(
+        generator,
+        out_root / STYLE_DIR,
+        {"style": config["style"], "sampling": {"style_strength": style_strength}},
+    )
+
+
 def save_models(
     out_root: Path,
     wavenet: WaveNet,
@@ -373,21 +388,10 @@ reference path is a weak classifier. Non-commercial data.
 """)
 
     if (style_run / "checkpoint.pt").is_file():
-        state = checkpoint.load(style_run / "checkpoint.pt")
-        assert state is not None
         config = json.loads((style_run / "config.json").read_text())
         history = _history(style_run)
         last = _last(history, "cycle")
-        generator = {
-            k[len("voice_to_cat.") :]: v
-            for k, v in state["gan"].items()
-            if k.startswith("voice_to_cat.")
-        }
-        ids["style-gan"] = _save(
-            generator,
-            out_root / STYLE_DIR,
-            {"style": config["style"], "sampling": {"style_strength": style_strength}},
-        )
+        ids["style-gan"] = write_style_generator(style_run, out_root, style_strength)
         (
             out_root / STYLE_DIR / "MODEL_CARD.md"
         ).write_text(f"""# style-gan — voice-to-cat generator (model card)

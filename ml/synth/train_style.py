@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ml.synth import checkpoint
 from ml.synth.corpus import Corpus, load_cats, load_voices
 from ml.synth.emotion import MOODS
-from ml.synth.mel import frame_log_energy, log_mel
+from ml.synth.mel import bands_below, frame_log_energy, log_mel, warp_bands
 from ml.synth.prior import SILENT_FRAME
 from ml.synth.style_gan import StyleConfig, StyleGAN
 
@@ -56,6 +56,20 @@ def crops(
     return torch.stack(out), chosen
 
 
+def voice_indices(voices: Corpus, skipped: set[str]) -> np.ndarray:
+    """The training speakers' clips, less those of ``skipped`` speakers; an unknown name is an
+    error (a typo must not silently train on the speaker meant for validation)."""
+    train = voices.indices("train")
+    speakers = np.array([str(g).split(":")[-1] for g in voices.groups[train]])
+    unknown = skipped - set(speakers.tolist())
+    if unknown:
+        raise SystemExit(
+            f"error: --skip-speakers {', '.join(sorted(unknown))}: not a training speaker "
+            f"({', '.join(sorted(set(speakers.tolist())))})"
+        )
+    return train[~np.isin(speakers, sorted(skipped))]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=Path("var/runs/synth/style"))
@@ -69,7 +83,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cycle-weight", type=float, default=10.0)
     parser.add_argument("--save-every", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--voice-warp",
+        type=float,
+        default=0.0,
+        help="stretch each voice crop's bands below 4 kHz by a random factor in 1 +- this "
+        "(vocal tract length perturbation: more speakers than the corpus has); 0: off",
+    )
+    parser.add_argument(
+        "--skip-speakers",
+        default="",
+        help="comma-separated training speakers never read (kept back to validate on)",
+    )
     args = parser.parse_args(argv)
+    if not 0.0 <= args.voice_warp < 0.5:
+        parser.error(f"--voice-warp must be in [0, 0.5), got {args.voice_warp}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
@@ -77,7 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     cat_train = cats.indices("train")
     cat_mels = mels_of(cats, cat_train)
     cat_moods = torch.eye(len(MOODS))[cats.labels[cat_train]]
-    voice_mels = mels_of(voices, voices.indices("train"))
+    skipped = {name for name in args.skip_speakers.split(",") if name}
+    voice_train = voice_indices(voices, skipped)
+    voice_mels = mels_of(voices, voice_train)
+    voice_top = bands_below(4000.0)  # speech-fsdd is 8 kHz: nothing above 4 kHz to move
     print(f"{len(cat_mels)} cat clips, {len(voice_mels)} voice clips", flush=True)
 
     cfg = StyleConfig()
@@ -115,6 +146,12 @@ def main(argv: list[str] | None = None) -> None:
     running: dict[str, float] = {}
     while spent < args.minutes * 60:
         voice, _ = crops(voice_mels, rng, args.batch)
+        if args.voice_warp:
+            factors = 1 + args.voice_warp * rng.uniform(-1, 1, args.batch)
+            warped = [
+                warp_bands(v, float(f), voice_top) for v, f in zip(voice, factors, strict=True)
+            ]
+            voice = torch.stack(warped)
         cat, chosen = crops(cat_mels, rng, args.batch)
         cat_mood = cat_moods[chosen]
         want_mood = torch.eye(len(MOODS))[rng.integers(0, len(MOODS), args.batch)]
