@@ -101,14 +101,31 @@ def test_no_source_model_is_a_503(
     assert "source" in reply.json()["error"]["message"]
 
 
+class _HangingModel:
+    """A fake, named so: a model call that hangs until released (a slow model on demand cannot
+    be produced for real). Everything but ``probabilities`` is the real model's."""
+
+    def __init__(self, real: Any, release: threading.Event) -> None:
+        self._real, self._release = real, release
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def probabilities(self, features: Any) -> Any:
+        self._release.wait(30)
+        return self._real.probabilities(features)
+
+
 def test_an_analysis_waiting_on_the_model_does_not_hold_up_other_requests(
-    client: TestClient,
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = meow_wav_bytes(seed=15)
     assert _analyze(client, data).status_code == 200  # models loaded
-    model_lock = load_labeller("source")._lock
+    labeller = load_labeller("source")
+    release = threading.Event()
+    monkeypatch.setattr(labeller, "loaded", _HangingModel(labeller.loaded, release))
     slow: dict[str, Any] = {}
-    with model_lock:  # the next analysis blocks inside the model call
+    try:  # the next analysis blocks inside the model call
         waiting = threading.Thread(target=lambda: slow.update(reply=_analyze(client, data)))
         waiting.start()
         waiting.join(0.5)
@@ -122,6 +139,8 @@ def test_an_analysis_waiting_on_the_model_does_not_hold_up_other_requests(
         assert "reply" in answered, "a second request waited for the first one's model call"
         assert answered["reply"].status_code == 415
         assert "reply" not in slow
+    finally:
+        release.set()
     waiting.join(20)
     assert slow["reply"].status_code == 200
 
