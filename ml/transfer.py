@@ -29,8 +29,8 @@ class TransferError(ValueError):
     """The donor model cannot give its convolutions to this CNN."""
 
 
-def load_cnn_features(model: MfccCNN, folder: Path) -> dict[str, Any]:
-    """Copy the donor's convolution blocks into ``model``; what was loaded (for ``config.json``)."""
+def check_donor(folder: Path, channels: list[int]) -> dict[str, Any]:
+    """The donor's ``config.json``, if it is a trained CNN of these widths (else an error)."""
     config_path, weights_path = folder / "config.json", folder / WEIGHTS_FILE
     if not config_path.is_file() or not weights_path.is_file():
         raise TransferError(f"{folder}: no config.json and {WEIGHTS_FILE} of a trained model")
@@ -38,10 +38,17 @@ def load_cnn_features(model: MfccCNN, folder: Path) -> dict[str, Any]:
     donor = config.get("model", {})
     if donor.get("arch") != "mfcc_cnn":
         raise TransferError(f"{folder}: a {donor.get('arch')!r} model, not an mfcc_cnn")
-    if list(donor.get("channels", [])) != model.channels:
+    if list(donor.get("channels", [])) != list(channels):
         raise TransferError(
-            f"{folder}: channels {donor.get('channels')} differ from this CNN's {model.channels}"
+            f"{folder}: channels {donor.get('channels')} differ from this CNN's {list(channels)}"
         )
+    return config
+
+
+def load_cnn_features(model: MfccCNN, folder: Path) -> dict[str, Any]:
+    """Copy the donor's convolution blocks into ``model``; what was loaded (for ``config.json``)."""
+    config = check_donor(folder, model.channels)
+    weights_path = folder / WEIGHTS_FILE
     wanted = {k: v for k, v in model.state_dict().items() if k.startswith(FEATURES_PREFIX)}
     with safe_open(str(weights_path), framework="pt") as weights:
         found = {k: weights.get_tensor(k) for k in weights.keys() if k in wanted}  # noqa: SIM118

@@ -104,11 +104,9 @@ def train(
         raise typer.Exit(2)
     try:
         if init_from is not None and arches == ["mfcc_cnn"]:
-            from ml.models import MfccCNN
-            from ml.transfer import load_cnn_features
+            from ml.transfer import check_donor
 
-            probe = MfccCNN(["a", "b"], window_frames=window, channels=cnn_channels)
-            load_cnn_features(probe, init_from)  # refuse a donor that does not fit, before training
+            check_donor(init_from, cnn_channels)  # a donor that does not fit: refused now
         elif init_from is not None:
             from ml.models import ASTSize
             from ml.pretrain import check_encoder

@@ -137,3 +137,21 @@ def test_clip_mean_normalisation_removes_what_every_frame_of_a_clip_shares() -> 
     assert InputSpec.from_dict(old).clip_mean is False
     with pytest.raises(ValueError, match="clip_mean"):
         TrainConfig(task="cat-context", arch="ast", clip_mean=True)
+
+
+def test_the_train_command_refuses_a_donor_of_other_widths_before_training(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from miao.cli import app
+
+    out = tmp_path / "runs"
+    args = ["train", "cat-context", "--arch", "mfcc_cnn", "--channels", "8,16,32"]
+    result = CliRunner().invoke(
+        app, [*args, "--init-from", str(WEIGHTS_DIR / "cat-emotion"), "--out", str(out)]
+    )
+    assert result.exit_code == 2 and "channels" in result.output, result.output
+    result = CliRunner().invoke(app, [*args[:2], "--features-lr-scale", "0.5", "--out", str(out)])
+    assert result.exit_code == 2 and "--arch mfcc_cnn" in " ".join(result.output.split())
+    assert not out.exists()
