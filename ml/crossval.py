@@ -387,6 +387,9 @@ def describe_variant(v: dict[str, Any]) -> str:
         f"windows of {c['window_frames']} frames, "
         f"balance={c['balance']}, lr {c['lr']:g}, mixup {c['mixup_alpha']:g}, "
         f"aug_copies {c['aug_copies']}, crop_p {c['crop_p']:g}, gain ±{c['gain_db']:g} dB"
+        + (f", convolutions from {c['init_from']}" if c.get("init_from") else "")
+        + (f" at {c['features_lr_scale']:g} x lr" if c.get("features_lr_scale", 1.0) != 1.0 else "")
+        + (", per-clip cepstral mean removed" if c.get("clip_mean") else "")
     )
 
 

@@ -173,7 +173,27 @@ def _describe(
     )
     return (
         f"The MFCC + VGG-style CNN baseline (channels {model.get('channels')}), {why}; 40 MFCCs "
-        "(25 ms / 10 ms), standardised with training-set statistics." + teacher
+        "(25 ms / 10 ms), standardised with training-set statistics." + teacher + _donor(config)
+    )
+
+
+def _donor(config: dict[str, Any]) -> str:
+    """Where a CNN's convolutions started, when another task's model gave them (``--init-from``)."""
+    pre = config.get("pretrained") or {}
+    if "donor_model_id" not in pre:
+        return ""
+    scale = float(config.get("training", {}).get("features_lr_scale", 1.0))
+    how = (
+        "frozen"
+        if scale == 0
+        else "fine-tuned with the rest"
+        if scale == 1
+        else f"fine-tuned at {scale:g} x the learning rate"
+    )
+    return (
+        f" Its convolutions started from the `{pre['donor_task']}` CNN "
+        f"({str(pre['donor_model_id'])[:12]}…, `miao train --init-from`, `ml/transfer.py`) and "
+        f"were {how}; the head started fresh."
     )
 
 

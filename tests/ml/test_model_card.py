@@ -86,6 +86,27 @@ def test_an_ast_card_says_whether_it_started_from_the_projects_own_encoder() -> 
     assert "abababababab…" in tuned
 
 
+def test_a_cnn_card_and_a_cv_variant_name_the_donor_of_their_convolutions() -> None:
+    from ml.crossval import describe_variant
+    from ml.model_card import _describe
+
+    model = {"model": {"channels": [16, 32, 64]}, "training": {}}
+    assert "started from" not in _describe(model, "mfcc_cnn")
+    pre = {"donor_task": "cat-emotion", "donor_model_id": "cd" * 32, "tensors": 18}
+    moved = _describe({**model, "pretrained": pre}, "mfcc_cnn")
+    assert "`cat-emotion` CNN (cdcdcdcdcdcd…" in moved and "fine-tuned with the rest" in moved
+    frozen = {"model": model["model"], "training": {"features_lr_scale": 0.0}, "pretrained": pre}
+    assert "were frozen" in _describe(frozen, "mfcc_cnn")
+    base = {
+        "arch": "mfcc_cnn", "epoch_size": 384, "balance": "sampler", "epochs": 12,
+        "window_frames": 200, "lr": 0.002, "mixup_alpha": 0.3, "aug_copies": 0, "crop_p": 0.0,
+        "gain_db": 0.0,
+    }  # fmt: skip
+    assert "convolutions from" not in describe_variant({"config": base})
+    variant = describe_variant({"config": {**base, "init_from": "ml/weights/cat-emotion"}})
+    assert variant.endswith("convolutions from ml/weights/cat-emotion")
+
+
 def test_hand_written_notes_survive_a_reship() -> None:
     from ml.model_card import NOTES_HEADING, _notes_section, kept_notes
 
