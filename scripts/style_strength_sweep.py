@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = voices.indices("train")
     if args.speakers:
         wanted = args.speakers.split(",")
-        pool = pool[np.isin([str(g).split(":")[-1] for g in voices.groups[pool]], wanted)]
+        pool = pool[np.isin(voices.speakers(pool), wanted)]
         if not len(pool):
             print(f"error: --speakers {args.speakers!r}: no training speaker of that name")
             return 2

@@ -41,6 +41,15 @@ class Corpus:
     def indices(self, *parts: str) -> np.ndarray:
         return np.flatnonzero(np.isin(self.parts, parts))
 
+    def speakers(self, indices: np.ndarray) -> np.ndarray:
+        """The speaker of each voice clip (its group, ``speech-fsdd:<speaker>``)."""
+        return np.array([speaker_of(str(g)) for g in self.groups[indices]])
+
+
+def speaker_of(group: str) -> str:
+    """A speech-fsdd group names its speaker after the dataset prefix."""
+    return group.split(":")[-1]
+
 
 def _build(clips: list[Clip], labels: list[int], parts: list[str], progress: bool) -> Corpus:
     chunks, offsets = [], [0]
@@ -103,7 +112,7 @@ def load_voices(cache_dir: Path, progress: bool = False) -> Corpus:
 
     def build() -> Corpus:
         clips = manifest_clips("speech-fsdd")
-        parts = ["test" if c.group.split(":")[-1] in HELD_OUT_SPEAKERS else "train" for c in clips]
+        parts = ["test" if speaker_of(c.group) in HELD_OUT_SPEAKERS else "train" for c in clips]
         return _build(clips, [int(c.label) for c in clips], parts, progress)
 
     return _cached(cache_dir / "synth-fsdd.npz", build)

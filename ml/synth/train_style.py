@@ -60,7 +60,7 @@ def voice_indices(voices: Corpus, skipped: set[str]) -> np.ndarray:
     """The training speakers' clips, less those of ``skipped`` speakers; an unknown name is an
     error (a typo must not silently train on the speaker meant for validation)."""
     train = voices.indices("train")
-    speakers = np.array([str(g).split(":")[-1] for g in voices.groups[train]])
+    speakers = voices.speakers(train)
     unknown = skipped - set(speakers.tolist())
     if unknown:
         raise SystemExit(
