@@ -197,7 +197,8 @@ class Labeller:
         fronts = {m.front_end for m in self.members}
         feats = {front: [rounded_features(front, w) for w in waves] for front in fronts}
         # No lock: an eval-mode forward changes no state, so the API's threads label side by
-        # side (two threads on two cores: 148 -> 158 clips/s through analyze_clip, measured).
+        # side (two threads on two cores through analyze_clip: 148 -> 170 clips/s; through the
+        # whole API the gain is within the noise, see the README's status).
         with torch.inference_mode():
             probs = self.loaded.probabilities(feats)
         return [self._prediction(p) for p in probs]
