@@ -352,6 +352,14 @@ def merge_reports(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 raise ValueError(f"variant {name!r} is in two reports")
             merged["variants"][name] = variant
         merged["wall_s"] = merged.get("wall_s", 0) + other.get("wall_s", 0)
+    threads = {v.get("config", {}).get("threads") for v in merged["variants"].values()}
+    if len(threads) > 1:
+        # The folds' scores move with the thread count (float sums in another order): on
+        # cat-context one recipe scored 0.465 on 2 threads and 0.488 on 1.
+        raise ValueError(
+            f"cannot merge CV reports whose variants ran on different torch thread counts "
+            f"{sorted(threads, key=str)}: run them again with the same --threads"
+        )
     merged["ranking"] = sorted(
         merged["variants"], key=lambda n: -merged["variants"][n]["macro_f1"]["mean"]
     )

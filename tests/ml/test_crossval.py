@@ -155,9 +155,14 @@ def test_tiny_cv_run_on_real_clips_writes_a_full_report(tmp_path: Path, shared_d
 
 
 def test_reports_merge_only_on_the_same_folds() -> None:
-    def report(name: str, seed: int = 0) -> dict:
+    def report(name: str, seed: int = 0, threads: int = 1) -> dict:
         score = {"mean": 0.5, "sd": 0.1}
-        variant = {"macro_f1": score, "balanced_accuracy": score, "accuracy": score}
+        variant = {
+            "macro_f1": score,
+            "balanced_accuracy": score,
+            "accuracy": score,
+            "config": {"threads": threads},
+        }
         folds = [{"fold": 0, "n_val": 3}]
         return {
             "task": "t",
@@ -175,3 +180,6 @@ def test_reports_merge_only_on_the_same_folds() -> None:
         merge_reports([report("a"), report("b", seed=1)])
     with pytest.raises(ValueError, match="two reports"):
         merge_reports([report("a"), report("a")])
+    # the same folds on another thread count score differently: not one table
+    with pytest.raises(ValueError, match=r"thread counts \[1, 2\]"):
+        merge_reports([report("a"), report("b", threads=2)])
