@@ -98,7 +98,7 @@ def fit_prior(
     split = (
         read_split(split_csv, shared_dir)
         if split_csv.is_file()
-        else make_split(task, seed, shared_dir)
+        else make_split(task, seed, shared_dir, training.get("split_strata") or "label")
     )
     parts = split.parts()
     train_counts = dict(Counter(c.label for c in parts["train"]))

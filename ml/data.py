@@ -238,24 +238,44 @@ class Split:
                     raise ValueError(f"file {clip.path} is in both {other} and {name}")
 
 
+STRATA = ("label", "source_label")
+"""What :func:`group_split` balances across the parts: the label alone, or the label and each
+dataset's own finer label (``source_label``: a cat's situation, a noise's kind), so that a label
+made of a few big recordings and many small ones (``other`` in ``source``: one room's silence,
+two laughs, dozens of ESC-50 noises) does not fill its training share with the big ones."""
+
+
+def stratum_of(clip: Clip, strata: str = "label") -> str:
+    """The key :func:`group_split` balances for ``clip`` (see :data:`STRATA`)."""
+    if strata == "label":
+        return clip.label
+    if strata == "source_label":
+        return f"{clip.label}|{clip.dataset}|{clip.source_label}"
+    raise ValueError(f"strata must be one of {STRATA}, not {strata!r}")
+
+
 def group_split(
     clips: Sequence[Clip],
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
     seed: int = 0,
+    strata: str = "label",
 ) -> Split:
-    """Split whole groups into train/val/test, stratified by label as far as groups allow.
+    """Split whole groups into train/val/test, stratified as far as groups allow.
 
     Groups are visited largest first (random order among groups of similar size, from
-    ``seed``) and each goes to the part whose share of that group's labels is filled least,
-    relative to the part's target fraction. Same clips + same seed give the same split.
+    ``seed``) and each goes to the part whose share of that group's strata (its labels, or its
+    labels and source labels: :data:`STRATA`) is filled least, relative to the part's target
+    fraction. Same clips + same seed give the same split.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or not math.isclose(sum(fractions), 1):
         raise ValueError(f"fractions must be three non-negative numbers summing to 1: {fractions}")
+    if strata not in STRATA:
+        raise ValueError(f"strata must be one of {STRATA}, not {strata!r}")
     rng = random.Random(seed)
     by_group: dict[str, list[Clip]] = defaultdict(list)
     for clip in clips:
         by_group[clip.group].append(clip)
-    label_totals = Counter(c.label for c in clips)
+    stratum_totals = Counter(stratum_of(c, strata) for c in clips)
     total = max(len(clips), 1)
 
     names = sorted(by_group)
@@ -268,13 +288,13 @@ def group_split(
     parts: list[list[Clip]] = [[], [], []]
     for name in names:
         members = by_group[name]
-        counts = Counter(c.label for c in members)
+        counts = Counter(stratum_of(c, strata) for c in members)
         order = active[:]
         rng.shuffle(order)  # random tie-break
 
         def fill(i: int, counts: Counter[str] = counts, n: int = len(members)) -> float:
             label_fill = sum(
-                k * (assigned[i][lab] + k) / (fractions[i] * label_totals[lab])
+                k * (assigned[i][lab] + k) / (fractions[i] * stratum_totals[lab])
                 for lab, k in counts.items()
             ) / sum(counts.values())
             return label_fill + 0.1 * (sizes[i] + n) / (fractions[i] * total)

@@ -296,6 +296,19 @@ def _length_guard(training: dict[str, Any]) -> str:
     )
 
 
+def split_balance(config: dict[str, Any]) -> str:
+    """What the model's split balanced across its parts (``TrainConfig.split_strata``; runs
+    that record none were balanced by label)."""
+    strata = (config.get("training") or {}).get("split_strata") or "label"
+    if strata == "source_label":
+        return (
+            "by label and by each dataset's own label (a cat's situation, a noise's kind), so "
+            "that a label made of a few big recordings and many small ones has its small ones "
+            "in every part"
+        )
+    return "by label"
+
+
 def targets_met(report: dict[str, Any], task: str, shipped: str = "ast") -> list[str]:
     model = report["models"][shipped]
     out = []
@@ -381,6 +394,7 @@ def write_card(
                 _training_line(config["training"], best),
             )
         )
+    balanced = split_balance(config)
     licences = Counter(c.license for c in (*split.train, *split.val, *split.test))
     datasets = Counter(c.dataset for c in (*split.train, *split.val, *split.test))
     parts = []
@@ -410,7 +424,8 @@ before any public or commercial use.
 ## Split
 
 By the manifest `group` column (cat, app install, speaker, near-duplicate cluster, source
-recording) — no group is on two sides. Seeded and written to `split.csv` of the training run.
+recording) — no group is on two sides; balanced across the parts {balanced}, as far as whole
+groups allow. Seeded and written to `split.csv` of the training run.
 
 | part | clips | groups | per label |
 |---|---|---|---|

@@ -81,6 +81,8 @@ class PretrainConfig:
     """Share of the pretraining clips kept out to report the reconstruction loss on."""
     seed: int = 0
     split_seed: int = 0
+    split_strata: str = "label"
+    """What the task's split balances (``ml.data.STRATA``); the fine-tune's must match."""
     threads: int = 2
     window_frames: int = 200
     """Frames per window: must be the fine-tune's (``miao train --window``, 200 there)."""
@@ -113,9 +115,11 @@ class PretrainConfig:
         return FrontEnd("logmel", band_limit_hz=BAND_LIMIT_HZ.get(self.task))
 
 
-def pretraining_clips(task: str, split_seed: int = 0, shared_dir: Path | None = None) -> list[Clip]:
+def pretraining_clips(
+    task: str, split_seed: int = 0, shared_dir: Path | None = None, strata: str = "label"
+) -> list[Clip]:
     """Every clip any task reads, once, minus the groups of ``task``'s validation and test parts."""
-    split = make_split(task, split_seed, shared_dir)
+    split = make_split(task, split_seed, shared_dir, strata)
     held_out = {c.group for c in (*split.val, *split.test)}
     seen: set[Path] = set()
     clips: list[Clip] = []
@@ -229,7 +233,7 @@ def pretrain(
     torch.set_num_threads(config.threads)
     seed_everything(config.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    clips = pretraining_clips(config.task, config.split_seed, shared_dir)
+    clips = pretraining_clips(config.task, config.split_seed, shared_dir, config.split_strata)
     rng = np.random.default_rng(config.seed)
     if config.max_clips is not None and len(clips) > config.max_clips:
         keep = np.sort(rng.choice(len(clips), config.max_clips, replace=False))
@@ -314,7 +318,12 @@ def pretrain(
 
 
 def check_encoder(
-    folder: Path, task: str, size: ASTSize, split_seed: int = 0, fill: str = "pad"
+    folder: Path,
+    task: str,
+    size: ASTSize,
+    split_seed: int = 0,
+    fill: str = "pad",
+    split_strata: str = "label",
 ) -> dict[str, object]:
     """What a pretraining run holds, if it fits an AST of ``size`` for ``task``'s split.
 
@@ -337,6 +346,13 @@ def check_encoder(
         raise PretrainMismatch(
             f"the encoder in {folder} left out the validation and test groups of split seed "
             f"{made_seed}, not {split_seed}: it may have heard this split's evaluation audio"
+        )
+    made_strata = str(info["config"].get("split_strata") or "label")  # runs before: by label
+    if made_strata != split_strata:
+        raise PretrainMismatch(
+            f"the encoder in {folder} left out the validation and test groups of a split "
+            f"balanced by {made_strata}, not {split_strata}: it may have heard this split's "
+            "evaluation audio"
         )
     made = PretrainConfig(**{"fill": "pad", **info["config"]})  # runs before "fill" padded
     if made.size != size:
@@ -361,9 +377,14 @@ def check_encoder(
 
 
 def load_encoder(
-    model: ASTClassifier, folder: Path, task: str, split_seed: int = 0, fill: str = "pad"
+    model: ASTClassifier,
+    folder: Path,
+    task: str,
+    split_seed: int = 0,
+    fill: str = "pad",
+    split_strata: str = "label",
 ) -> dict[str, object]:
     """Put a pretrained encoder into ``model``'s backbone; what was loaded (for ``config.json``)."""
-    info = check_encoder(folder, task, model.size, split_seed, fill)
+    info = check_encoder(folder, task, model.size, split_seed, fill, split_strata)
     model.ast.audio_spectrogram_transformer.load_state_dict(load_file(str(folder / ENCODER_FILE)))
     return {"encoder_id": sha256_file(folder / ENCODER_FILE), **info}

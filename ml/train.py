@@ -26,7 +26,15 @@ from sklearn.metrics import balanced_accuracy_score, f1_score
 from torch import nn
 
 from ml.augment import mixup, spec_augment
-from ml.data import Clip, Split, build_task_dataset, group_split, read_split, write_split
+from ml.data import (
+    STRATA,
+    Clip,
+    Split,
+    build_task_dataset,
+    group_split,
+    read_split,
+    write_split,
+)
 from ml.feature_cache import cached_augmented_features, cached_features
 from ml.frontend import FrontEnd
 from ml.models import FILLS, ASTClassifier, ASTSize, MfccCNN, YamnetDNN
@@ -98,6 +106,9 @@ class TrainConfig:
     patience: int = 10
     seed: int = 0
     split_seed: int = 0
+    # What the split balances across its parts (ml.data.STRATA): "label", or "source_label" (the
+    # label and each dataset's own label). Tried on source, 2026-11-29: see its model card.
+    split_strata: str = "label"
     mixup_alpha: float = 0.3
     spec_augment: bool = True
     balance: str = "sampler"  # sampler: class-balanced draws; loss: weighted CE; none
@@ -127,6 +138,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         get_task(self.task)
         guard = LENGTH_GUARD.get(self.task, {})
+        if self.split_strata not in STRATA:
+            raise ValueError(f"split_strata must be one of {STRATA}, not {self.split_strata!r}")
         if self.fill is None:
             self.fill = str(guard.get("fill", "pad"))
         if self.fill not in FILLS:
@@ -205,9 +218,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_split(task: str, seed: int, shared_dir: Path | None = None) -> Split:
-    clips = build_task_dataset(task, shared_dir)
-    return group_split(clips, SPLIT_FRACTIONS.get(task, (0.7, 0.15, 0.15)), seed=seed)
+def make_split(
+    task: str,
+    seed: int,
+    shared_dir: Path | None = None,
+    strata: str = "label",
+    extra: Sequence[Clip] = (),
+) -> Split:
+    """The task's seeded group split (balanced by ``strata``: ``ml.data.STRATA``), over the
+    shared data plus ``extra`` clips in its labels."""
+    clips = build_task_dataset(task, shared_dir, extra=extra)
+    return group_split(
+        clips,
+        SPLIT_FRACTIONS.get(task, (0.7, 0.15, 0.15)),
+        seed=seed,
+        strata=strata,
+    )
 
 
 def cap_per_class(clips: Sequence[Clip], cap: int | None, seed: int) -> list[Clip]:
@@ -453,7 +479,7 @@ def train(
     if split is None:
         split = read_split(split_path, shared_dir) if split_path.exists() else None
     if split is None:
-        split = make_split(config.task, config.split_seed, shared_dir)
+        split = make_split(config.task, config.split_seed, shared_dir, config.split_strata)
     write_split(split, split_path, shared_dir)
 
     train_clips = cap_per_class(split.train, config.max_clips_per_class, config.seed)
@@ -508,6 +534,7 @@ def train(
             config.task,
             config.split_seed,
             str(config.fill),
+            config.split_strata,
         )
     head = getattr(model, "teacher_head", None)
     if config.distill_weight and head is not None:

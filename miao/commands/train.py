@@ -62,6 +62,11 @@ def train(
         help="mfcc_cnn: learning rate of the convolutions, times --lr (0: frozen; with "
         "--init-from, 0 trains only the head on the donor's filters).",
     ),
+    split_strata: str = typer.Option(
+        "label",
+        help="What the group split balances across train/val/test: label, or source_label (the "
+        "label and each dataset's own label, e.g. a noise's kind). Needs a new run folder.",
+    ),
     extra_manifest: list[Path] = typer.Option(
         [],
         exists=True,
@@ -102,6 +107,13 @@ def train(
     if extra_manifest and (base / "split.csv").exists():
         console.print(f"[red]error:[/] {base} has a split already; use a new --out")
         raise typer.Exit(2)
+    stored = _stored_strata(base)
+    if stored is not None and stored != split_strata:
+        console.print(
+            f"[red]error:[/] the runs in {base} share a split balanced by {stored}, not "
+            f"{split_strata}; use a new --out"
+        )
+        raise typer.Exit(2)
     try:
         if init_from is not None and arches == ["mfcc_cnn"]:
             from ml.transfer import check_donor
@@ -113,10 +125,12 @@ def train(
 
             defaults = TrainConfig(task=task)
             size = ASTSize.for_window(defaults.ast_size, window)
-            check_encoder(init_from, task, size, split_seed, str(defaults.fill))
+            check_encoder(init_from, task, size, split_seed, str(defaults.fill), split_strata)
         split = None
         if extra_manifest:
-            split = _split_with_extra(task, split_seed, settings.shared_dir, extra_manifest)
+            split = _split_with_extra(
+                task, split_seed, settings.shared_dir, extra_manifest, split_strata
+            )
         for name in arches:
             config = TrainConfig(
                 task=task,
@@ -134,6 +148,7 @@ def train(
                 distill_weight=distill if name != "yamnet_dnn" else 0.0,
                 init_from=str(init_from) if init_from else None,
                 features_lr_scale=features_lr_scale,
+                split_strata=split_strata,
             )
             run_dir = base / name
             # every arch of a task shares the first one's split: copy it before training
@@ -172,17 +187,28 @@ def train(
         raise typer.Exit(2) from None
 
 
-def _split_with_extra(task: str, seed: int, shared_dir: Path, manifests: list[Path]) -> Split:
+def _stored_strata(base: Path) -> str | None:
+    """What the split shared by the runs in ``base`` balanced (None: no run there yet)."""
+    if not (base / "split.csv").exists():
+        return None
+    for config_path in sorted(base.glob("*/config.json")):
+        training = json.loads(config_path.read_text()).get("training") or {}
+        return str(training.get("split_strata") or "label")  # runs before the field: label
+    return None
+
+
+def _split_with_extra(
+    task: str, seed: int, shared_dir: Path, manifests: list[Path], strata: str = "label"
+) -> Split:
     """The task's group split over the shared data plus the manifests' clips in its labels."""
-    from ml.data import build_task_dataset, clips_from_csv, group_split
+    from ml.data import clips_from_csv
     from ml.tasks import get_task
-    from ml.train import SPLIT_FRACTIONS
+    from ml.train import make_split
 
     extra = [clip for path in manifests for clip in clips_from_csv(path)]
-    clips = build_task_dataset(task, shared_dir, extra=extra)
     added = sum(clip.label in get_task(task).labels for clip in extra)
     console.print(f"extra manifests: {added} clip(s) in the {task} labels added")
-    return group_split(clips, SPLIT_FRACTIONS.get(task, (0.7, 0.15, 0.15)), seed=seed)
+    return make_split(task, seed, shared_dir, strata, extra=extra)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from ml.data import (
     Clip,
+    Split,
     build_task_dataset,
     clips_from_csv,
     global_group,
@@ -57,6 +58,58 @@ def test_group_split_is_seeded_and_roughly_proportional() -> None:
     for part in (split.val, split.test):
         assert len(part) / total == pytest.approx(0.2, abs=0.08)
         assert {"a", "b", "c", "d"} <= {c.label for c in part}  # stratified as groups allow
+
+
+def _big_and_small_groups() -> list[Clip]:
+    """One label made of two big recordings (kind "room", "laugh") and many small ones ("esc"),
+    beside a second label of small groups: the shape of ``source``'s ``other``."""
+    clips = [
+        Clip(Path(f"/x/room{i}.wav"), "other", "ds:room", "ds", source_label="room")
+        for i in range(100)
+    ]
+    clips += [
+        Clip(Path(f"/x/laugh{i}.wav"), "other", "ds:laugh", "ds", source_label="laugh")
+        for i in range(80)
+    ]
+    clips += [
+        Clip(Path(f"/x/esc{g}_{i}.wav"), "other", f"ds:esc{g}", "ds", source_label="esc")
+        for g in range(40)
+        for i in range(2)
+    ]
+    clips += [
+        Clip(Path(f"/x/cat{g}.wav"), "cat", f"ds:cat{g}", "ds", source_label="cat")
+        for g in range(200)
+    ]
+    return clips
+
+
+def test_group_split_can_balance_each_datasets_own_labels() -> None:
+    clips = _big_and_small_groups()
+    esc = sum(c.source_label == "esc" for c in clips)
+
+    def esc_share(split: Split, part: str) -> float:
+        return sum(c.source_label == "esc" for c in split.parts()[part]) / esc
+
+    for seed in range(3):
+        by_label = group_split(clips, seed=seed)
+        by_source = group_split(clips, seed=seed, strata="source_label")
+        # by label, the two big recordings fill other's training share and the small ones
+        # are pushed out of training
+        assert esc_share(by_label, "train") < 0.4
+        assert esc_share(by_source, "train") == pytest.approx(0.7, abs=0.08)
+        assert esc_share(by_source, "test") == pytest.approx(0.15, abs=0.08)
+        by_source.check_disjoint()
+    with pytest.raises(ValueError, match="strata must be one of"):
+        group_split(clips, strata="speaker")
+
+
+def test_runs_record_what_their_split_balanced() -> None:
+    from ml.train import TrainConfig
+
+    assert TrainConfig(task="source").split_strata == "label"  # what every shipped model used
+    assert TrainConfig(task="source", split_strata="source_label").split_strata == "source_label"
+    with pytest.raises(ValueError, match="split_strata"):
+        TrainConfig(task="source", split_strata="group")
 
 
 def test_group_split_checks_fractions() -> None:
@@ -165,3 +218,23 @@ def test_task_sources_follow_the_declared_rules(shared_dir: Path) -> None:
     bark = build_task_dataset("dog-bark", shared_dir)
     assert {c.source_label for c in bark if c.label == "bark"} == {"dog"}
     assert "dog" not in {c.source_label for c in bark if c.label == "non_bark"}
+
+
+def test_the_train_command_keeps_one_split_per_run_folder(tmp_path: Path) -> None:
+    """Runs of one folder share its split.csv, so a run asking for a split balanced otherwise is
+    refused before it trains, instead of silently reusing the folder's split."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from miao.cli import app
+
+    base = tmp_path / "runs"
+    (base / "mfcc_cnn").mkdir(parents=True)
+    (base / "split.csv").write_text("split,path,label,group,dataset\n")
+    (base / "mfcc_cnn" / "config.json").write_text(json.dumps({"training": {"seed": 0}}))
+    args = ["train", "source", "--arch", "yamnet_dnn", "--out", str(base)]
+    result = CliRunner().invoke(app, [*args, "--split-strata", "source_label"])
+    assert result.exit_code == 2, result.output
+    assert "balanced by label, not source_label" in " ".join(result.output.split())
+    assert sorted(p.name for p in base.iterdir()) == ["mfcc_cnn", "split.csv"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml.model_card import earlier_rows
+from ml.model_card import earlier_rows, split_balance
 
 
 def _result(acc: float) -> dict[str, Any]:
@@ -121,3 +121,11 @@ def test_hand_written_notes_survive_a_reship() -> None:
     assert "trained for 30 epochs.\n\nRe-shipped with more epochs." in again
     assert "Limits" not in again
     assert _notes_section("# x\n\n## Limits\n", "") == ""
+
+
+def test_the_card_says_what_the_split_balanced() -> None:
+    assert split_balance({"training": {"split_strata": "label"}}) == "by label"
+    assert split_balance({"training": {}}) == "by label"  # runs from before the field
+    assert "each dataset's own label" in split_balance(
+        {"training": {"split_strata": "source_label"}}
+    )

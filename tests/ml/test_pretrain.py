@@ -162,6 +162,8 @@ def test_pretraining_learns_and_fine_tuning_starts_from_it(
         load_encoder(other, tmp_path / "pre", "source")
     with pytest.raises(PretrainMismatch, match="split seed 0, not 1"):
         load_encoder(fresh, tmp_path / "pre", "dog-bark", split_seed=1)
+    with pytest.raises(PretrainMismatch, match="balanced by label, not source_label"):
+        load_encoder(fresh, tmp_path / "pre", "dog-bark", split_strata="source_label")
     bigger = ASTClassifier(["bark", "non_bark"], ASTSize(**{**size, "hidden": 32}, max_length=100))
     with pytest.raises(PretrainMismatch, match="AST size"):
         load_encoder(bigger, tmp_path / "pre", "dog-bark")
