@@ -22,7 +22,6 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ml.data import read_split
 from ml.evaluate import member_features, metrics, prefer_first
 from ml.label_prior import LOG_WEIGHT_KEY, log_weight, reweighted
 from ml.registry import WEIGHTS_FILE, load_members, mean_probabilities, sha256_file
@@ -85,7 +84,7 @@ def fit_prior(
     min_gain: float = 0.01,
 ) -> dict[str, Any]:
     """τ chosen on the validation part of the model's split; test figures before and after."""
-    from ml.train import make_split  # the split the model was trained on, rebuilt from its seed
+    from ml.train import model_split  # the split the model was trained on
 
     loaded = load_members(folder)  # its members; a label prior it carries is not applied
     config = loaded.config
@@ -94,12 +93,7 @@ def fit_prior(
     labels = list(config["labels"])
     training = config.get("training") or config["members"][0]["training"]
     seed = int(training["split_seed"])
-    split_csv = folder / "split.csv"
-    split = (
-        read_split(split_csv, shared_dir)
-        if split_csv.is_file()
-        else make_split(task, seed, shared_dir, training.get("split_strata") or "label")
-    )
+    split = model_split(folder, shared_dir)
     parts = split.parts()
     train_counts = dict(Counter(c.label for c in parts["train"]))
 

@@ -21,7 +21,7 @@ import math
 import os
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,6 +197,71 @@ def build_task_dataset(
     if unknown:
         raise ValueError(f"{spec.name}: labels outside the task's set: {sorted(unknown)}")
     return clips
+
+
+@dataclass(frozen=True)
+class TaskRows:
+    """A manifest's rows in one task's labels, and what was left out, counted."""
+
+    clips: list[Clip]
+    dropped_labels: dict[str, int]
+    """Rows whose label is not one of the task's, per label as written."""
+    filtered: int
+    """Rows left out by the shared dataset's filters (``as_dataset``)."""
+    model_labelled: int
+    """Rows whose label a model gave (``label_origin = model`` in the dataset export)."""
+
+
+def task_clips_from_csv(
+    csv_path: str | Path,
+    task: str | TaskSpec,
+    as_dataset: str | None = None,
+    human_labels_only: bool = False,
+) -> TaskRows:
+    """A manifest's clips in a task's labels.
+
+    Without ``as_dataset`` a row is kept when its label is one of the task's (the dataset
+    export, or recordings labelled for the task). With it, the rows are read as more of that
+    shared dataset: its labels map, and its filters apply, as when the task trains on it (new
+    naya cats are ``cat`` for ``source``). ``human_labels_only`` leaves out the export's rows
+    whose label a model gave: scoring a model on them would score it on its own answers.
+    Paths are relative to the CSV.
+    """
+    spec = get_task(task) if isinstance(task, str) else task
+    csv_path = Path(csv_path)
+    rows = read_manifest_rows(csv_path)
+    base = csv_path.parent.resolve()
+    if as_dataset is None:
+        mapping: Mapping[str, str] = {label: label for label in spec.labels}
+        where: Mapping[str, tuple[str, ...]] = {}
+        dataset = None
+    else:
+        sources = [s for s in spec.sources if s.dataset == as_dataset]
+        if not sources:
+            known = ", ".join(sorted({s.dataset for s in spec.sources}))
+            raise ValueError(f"{spec.name} does not read {as_dataset!r}; it reads {known}")
+        (source,) = sources
+        mapping, where, dataset = source.labels, source.where, as_dataset
+        for column in where:
+            if rows and column not in rows[0]:
+                raise ValueError(
+                    f"{csv_path}: {spec.name} reads {as_dataset} rows by their {column!r} "
+                    "column, which this manifest lacks"
+                )
+    kept: list[Clip] = []
+    dropped: Counter[str] = Counter()
+    filtered = model_labelled = 0
+    for row in rows:
+        if row["label"] not in mapping:
+            dropped[row["label"]] += 1
+        elif not all(row.get(c) in v for c, v in where.items()):
+            filtered += 1
+        elif human_labels_only and row.get("label_origin") == "model":
+            model_labelled += 1
+        else:
+            name = dataset or row.get("dataset") or base.name
+            kept.append(_row_clip(row, base, name, mapping[row["label"]]))
+    return TaskRows(kept, dict(sorted(dropped.items())), filtered, model_labelled)
 
 
 def class_counts(clips: Iterable[Clip]) -> dict[str, int]:

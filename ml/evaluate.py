@@ -8,6 +8,7 @@ Donate-a-Cry accuracy alone flatters a model that always says "hungry".
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -115,6 +116,63 @@ def evaluate_runs(
     for name, run_dir in runs.items():
         y_pred, _ = run_predictions(run_dir, clips, cache_dir)
         report["models"][name] = metrics(y_true, y_pred, labels)
+    return report
+
+
+def evaluate_model_on(
+    model_dir: Path,
+    clips: Sequence[Clip],
+    labels: Sequence[str],
+    seen: Split | None,
+    cache_dir: Path = Path("var/cache"),
+) -> dict[str, Any]:
+    """A model folder, labelling as it would (label prior included), scored on clips from
+    outside its split: new recordings, or the running system's dataset export.
+
+    ``seen`` is the model's own split, rebuilt: clips of its train or validation part (the same
+    file or the same group) are left out and counted, since a model scored on what it learnt or
+    was chosen on says nothing about new recordings. Without it nothing can be checked, and the
+    report says so. The majority class is fitted on the training part when that is known, else
+    it is these clips' own most common label (the best any constant answer scores on them).
+    """
+    left_out = 0
+    if seen is not None:
+        learnt = (*seen.train, *seen.val)
+        paths = {c.path.resolve() for c in learnt}
+        groups = {c.group for c in learnt}
+        kept = [c for c in clips if c.path.resolve() not in paths and c.group not in groups]
+        left_out = len(clips) - len(kept)
+        clips = kept
+    if not clips:
+        raise ValueError(
+            f"no clips left to score: all {left_out} are in the model's training or validation "
+            "part (the same file or group)"
+        )
+    y_true = [c.label for c in clips]
+    name = str(json.loads((model_dir / "config.json").read_text())["model"]["arch"])
+    report: dict[str, Any] = {
+        "part": "manifest",
+        "n_clips": len(clips),
+        "n_groups": len({c.group for c in clips}),
+        "class_counts": {label: y_true.count(label) for label in labels},
+        "seen_checked": seen is not None,
+        "left_out_seen": left_out,
+        "majority_fitted_on": "training part" if seen is not None else "these clips",
+        "models": {},
+    }
+    train_labels = [c.label for c in seen.train] if seen is not None else y_true
+    y_pred, _ = run_predictions(model_dir, clips, cache_dir)
+    present = [label for label in labels if label in y_true]
+    report["macro_f1_over"] = present  # new recordings may hold only some of the labels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # sklearn: labels absent from y_true
+        scored = {
+            "majority": majority_metrics(train_labels, y_true, labels),
+            name: metrics(y_true, y_pred, labels),
+        }
+    for result in scored.values():
+        result["macro_f1"] = float(np.mean([result["per_class"][x]["f1"] for x in present]))
+    report["models"] = scored
     return report
 
 

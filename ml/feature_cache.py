@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.audio import load_audio
+from ml.audio import AudioError, load_audio
 from ml.frontend import FrontEnd
 
 
@@ -37,7 +37,10 @@ def _cached(
         with Progress(transient=True) as progress:
             job = progress.add_task(label, total=len(missing))
             for i in missing:
-                features = compute(Path(paths[i]))
+                try:
+                    features = compute(Path(paths[i]))
+                except AudioError as exc:  # which of thousands of files it was
+                    raise type(exc)(f"{paths[i]}: {exc}") from exc
                 tmp = folder / f".{os.getpid()}-{files[i].name}"
                 np.save(tmp, features.astype(np.float16))
                 tmp.replace(files[i])  # atomic: a reader never sees half a file

@@ -236,6 +236,19 @@ def make_split(
     )
 
 
+def model_split(folder: Path, shared_dir: Path | None = None) -> Split:
+    """The split a trained model (a run or weights folder) was made on: its ``split.csv``, or
+    rebuilt from the seed and strata its config records (runs from before ``split_strata``
+    were balanced by label)."""
+    config = json.loads((folder / "config.json").read_text())
+    split_csv = folder / "split.csv"
+    if split_csv.is_file():
+        return read_split(split_csv, shared_dir)
+    training = config.get("training") or config["members"][0]["training"]
+    strata = training.get("split_strata") or "label"
+    return make_split(config["task"], int(training["split_seed"]), shared_dir, strata)
+
+
 def cap_per_class(clips: Sequence[Clip], cap: int | None, seed: int) -> list[Clip]:
     """At most ``cap`` clips per label, drawn reproducibly (None keeps everything)."""
     if cap is None:

@@ -53,11 +53,41 @@ def evaluate(
         "--allow-no-ast",
         help="Score (and ship) the baseline runs when no AST run was trained for this split.",
     ),
+    manifest: Path = typer.Option(
+        None,
+        exists=True,
+        dir_okay=False,
+        help="Score a model on this manifest's clips instead of a split part: new recordings, "
+        "or `miao dataset pull`'s export (path,label,group columns; paths relative to it). "
+        "Clips of the model's training or validation part are left out and counted.",
+    ),
+    as_dataset: str = typer.Option(
+        None,
+        help="With --manifest: read its rows as more of this shared dataset (its labels map "
+        "into the task's as in training, e.g. new naya cats are `cat` for source). Without "
+        "it, rows whose label is one of the task's are kept.",
+    ),
+    model: Path = typer.Option(
+        None,
+        file_okay=False,
+        help="With --manifest: the model folder to score (default the shipped ml/weights/TASK).",
+    ),
 ) -> None:
-    """Evaluate a task's trained runs on one split part and write report.json + confusion.png."""
+    """Evaluate a task's trained runs on one split part and write report.json + confusion.png.
+
+    With --manifest, score one model (the shipped one by default) on recordings outside its
+    split instead, and write report-manifest.json + confusion-manifest.png. Exit 2 on bad
+    arguments or a manifest with nothing to score, 1 when the clips cannot be read.
+    """
     if task in EVALUATORS:
         EVALUATORS[task](out=out, json_output=json_output)
         return
+    if manifest is not None:
+        _evaluate_manifest(task, manifest, as_dataset, model, out, json_output)
+        return
+    if as_dataset is not None or model is not None:
+        console.print("[red]error:[/] --as-dataset and --model go with --manifest")
+        raise typer.Exit(2)
     from backend.settings import get_settings
     from ml.data import read_split
     from ml.evaluate import confusion_png, evaluate_runs, write_report
@@ -129,6 +159,97 @@ def evaluate(
             task, found[chosen], split, report, val_report, WEIGHTS_DIR / task, shipped=chosen
         )
         console.print(f"[green]shipped[/] {card.parent}")
+    if json_output:
+        typer.echo(json.dumps(report))
+
+
+def _evaluate_manifest(
+    task: str,
+    manifest: Path,
+    as_dataset: str | None,
+    model: Path | None,
+    out: Path | None,
+    json_output: bool,
+) -> None:
+    """``miao eval TASK --manifest CSV``: one model on recordings outside its split."""
+    from backend.settings import get_settings
+    from ml.audio import AudioError
+    from ml.data import task_clips_from_csv
+    from ml.evaluate import confusion_png, evaluate_model_on, write_report
+    from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, sha256_file
+    from ml.tasks import get_task
+    from ml.train import model_split
+
+    settings = get_settings()
+    model_dir = model or WEIGHTS_DIR / task
+    try:
+        spec = get_task(task)
+        if not (model_dir / "config.json").is_file():
+            raise ValueError(f"{model_dir} is not a model folder (no config.json)")
+        made_for = json.loads((model_dir / "config.json").read_text()).get("task")
+        if made_for != task:
+            raise ValueError(f"{model_dir} is a model of {made_for!r}, not {task!r}")
+        rows = task_clips_from_csv(manifest, spec, as_dataset, human_labels_only=True)
+        if not rows.clips:
+            raise ValueError(
+                f"{manifest}: no row has a label of {task} ({', '.join(spec.labels)}) that a "
+                f"person gave; other labels: {', '.join(rows.dropped_labels) or 'none'}; "
+                f"labelled by a model: {rows.model_labelled} (see --as-dataset)"
+            )
+        try:
+            seen = model_split(model_dir, settings.shared_dir)
+        except FileNotFoundError:
+            seen = None  # no ../shared: which clips it trained on cannot be checked
+            console.print(
+                "[yellow]warning:[/] the model's split cannot be rebuilt without the shared "
+                "data, so clips it trained on cannot be left out"
+            )
+        with console.status(f"labelling {len(rows.clips)} clip(s) with {model_dir}"):
+            report = evaluate_model_on(
+                model_dir, rows.clips, spec.labels, seen, settings.var_dir / "cache"
+            )
+    except (AudioError, FileNotFoundError) as exc:  # a clip that cannot be read
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    report.update(
+        task=task,
+        manifest=str(manifest),
+        as_dataset=as_dataset,
+        dropped_labels=rows.dropped_labels,
+        filtered=rows.filtered,
+        model_labelled=rows.model_labelled,
+    )
+    report["model_id"] = sha256_file(model_dir / WEIGHTS_FILE)
+    report_dir = out or settings.var_dir / "reports" / task
+    write_report(report, report_dir / "report-manifest.json")
+    name = next(n for n in report["models"] if n != "majority")
+    confusion_png(
+        report["models"][name], report_dir / "confusion-manifest.png", f"{task}: {manifest.name}"
+    )
+    if rows.dropped_labels:
+        console.print(f"rows left out (label not in {task}): {rows.dropped_labels}")
+    if rows.filtered:
+        console.print(f"rows left out by {as_dataset}'s filters, as in training: {rows.filtered}")
+    if rows.model_labelled:
+        console.print(f"rows left out (labelled by a model, not a person): {rows.model_labelled}")
+    if report["left_out_seen"]:
+        console.print(
+            f"clips left out (in the model's training or validation part): "
+            f"{report['left_out_seen']}"
+        )
+    for model_name, result in report["models"].items():
+        extra = ""
+        if spec.positive_label:
+            f1 = result["per_class"][spec.positive_label]["f1"]
+            extra = f"  {spec.positive_label} F1 {f1:.3f}"
+        console.print(
+            f"{model_name:<11} acc {result['accuracy']:.3f}  macro-F1 {result['macro_f1']:.3f}  "
+            f"balanced acc {result['balanced_accuracy']:.3f}{extra}  ({report['n_clips']} clips)"
+        )
+    console.print(f"report: {report_dir / 'report-manifest.json'}")
     if json_output:
         typer.echo(json.dumps(report))
 
