@@ -309,6 +309,17 @@ def split_balance(config: dict[str, Any]) -> str:
     return "by label"
 
 
+def left_out_sentence(config: dict[str, Any]) -> str:
+    """The datasets kept out of the split (``TrainConfig.leave_out_datasets``), as a sentence."""
+    left_out = (config.get("training") or {}).get("leave_out_datasets") or []
+    if not left_out:
+        return ""
+    return (
+        f" Kept out of the split altogether, to measure the model on recordings of a setup it "
+        f"never heard: {', '.join(left_out)}."
+    )
+
+
 def targets_met(report: dict[str, Any], task: str, shipped: str = "ast") -> list[str]:
     model = report["models"][shipped]
     out = []
@@ -425,7 +436,7 @@ before any public or commercial use.
 
 By the manifest `group` column (cat, app install, speaker, near-duplicate cluster, source
 recording) — no group is on two sides; balanced across the parts {balanced}, as far as whole
-groups allow. Seeded and written to `split.csv` of the training run.
+groups allow. Seeded and written to `split.csv` of the training run.{left_out_sentence(config)}
 
 | part | clips | groups | per label |
 |---|---|---|---|

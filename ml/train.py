@@ -109,6 +109,9 @@ class TrainConfig:
     # What the split balances across its parts (ml.data.STRATA): "label", or "source_label" (the
     # label and each dataset's own label). Tried on source, 2026-11-29: see its model card.
     split_strata: str = "label"
+    # Datasets kept out of the split altogether, so that a model can be measured on a whole
+    # recording setup it never heard (``miao eval TASK --manifest ... --as-dataset NAME``).
+    leave_out_datasets: list[str] = field(default_factory=list)
     mixup_alpha: float = 0.3
     spec_augment: bool = True
     balance: str = "sampler"  # sampler: class-balanced draws; loss: weighted CE; none
@@ -140,6 +143,16 @@ class TrainConfig:
         guard = LENGTH_GUARD.get(self.task, {})
         if self.split_strata not in STRATA:
             raise ValueError(f"split_strata must be one of {STRATA}, not {self.split_strata!r}")
+        read = {source.dataset for source in get_task(self.task).sources}
+        unknown = sorted(set(self.leave_out_datasets) - read)
+        if unknown:
+            raise ValueError(
+                f"{self.task} does not read {', '.join(unknown)}; it reads {', '.join(sorted(read))}"
+            )
+        if self.leave_out_datasets and self.init_from and self.arch == "ast":
+            raise ValueError(
+                "a pretrained encoder left out the full split's evaluation groups, not this one's"
+            )
         if self.fill is None:
             self.fill = str(guard.get("fill", "pad"))
         if self.fill not in FILLS:
@@ -224,10 +237,15 @@ def make_split(
     shared_dir: Path | None = None,
     strata: str = "label",
     extra: Sequence[Clip] = (),
+    leave_out: Sequence[str] = (),
 ) -> Split:
     """The task's seeded group split (balanced by ``strata``: ``ml.data.STRATA``), over the
-    shared data plus ``extra`` clips in its labels."""
-    clips = build_task_dataset(task, shared_dir, extra=extra)
+    shared data, less the ``leave_out`` datasets, plus ``extra`` clips in its labels."""
+    clips = [
+        clip
+        for clip in build_task_dataset(task, shared_dir, extra=extra)
+        if clip.dataset not in leave_out
+    ]
     return group_split(
         clips,
         SPLIT_FRACTIONS.get(task, (0.7, 0.15, 0.15)),
@@ -246,7 +264,10 @@ def model_split(folder: Path, shared_dir: Path | None = None) -> Split:
         return read_split(split_csv, shared_dir)
     training = config.get("training") or config["members"][0]["training"]
     strata = training.get("split_strata") or "label"
-    return make_split(config["task"], int(training["split_seed"]), shared_dir, strata)
+    leave_out = training.get("leave_out_datasets") or ()
+    return make_split(
+        config["task"], int(training["split_seed"]), shared_dir, strata, leave_out=leave_out
+    )
 
 
 def cap_per_class(clips: Sequence[Clip], cap: int | None, seed: int) -> list[Clip]:
@@ -492,7 +513,13 @@ def train(
     if split is None:
         split = read_split(split_path, shared_dir) if split_path.exists() else None
     if split is None:
-        split = make_split(config.task, config.split_seed, shared_dir, config.split_strata)
+        split = make_split(
+            config.task,
+            config.split_seed,
+            shared_dir,
+            config.split_strata,
+            leave_out=config.leave_out_datasets,
+        )
     write_split(split, split_path, shared_dir)
 
     train_clips = cap_per_class(split.train, config.max_clips_per_class, config.seed)

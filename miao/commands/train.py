@@ -62,10 +62,22 @@ def train(
         help="mfcc_cnn: learning rate of the convolutions, times --lr (0: frozen; with "
         "--init-from, 0 trains only the head on the donor's filters).",
     ),
+    clip_mean: bool = typer.Option(
+        False,
+        "--clip-mean",
+        help="mfcc_cnn: subtract each clip's mean MFCC first (cepstral mean normalisation: a "
+        "stationary microphone or room colouring cancels out).",
+    ),
     split_strata: str = typer.Option(
         "label",
         help="What the group split balances across train/val/test: label, or source_label (the "
         "label and each dataset's own label, e.g. a noise's kind). Needs a new run folder.",
+    ),
+    leave_out_dataset: list[str] = typer.Option(
+        [],
+        help="Keep this shared dataset out of the split altogether (repeatable), to measure the "
+        "model on a recording setup it never heard: `miao eval TASK --manifest "
+        "../shared/data/NAME/manifest.csv --as-dataset NAME --model RUN`. Needs a new run folder.",
     ),
     extra_manifest: list[Path] = typer.Option(
         [],
@@ -100,6 +112,9 @@ def train(
     if init_from is not None and arches not in (["ast"], ["mfcc_cnn"]):
         console.print("[red]error:[/] --init-from is for one arch: ast or mfcc_cnn")
         raise typer.Exit(2)
+    if clip_mean and arches != ["mfcc_cnn"]:
+        console.print("[red]error:[/] --clip-mean is for --arch mfcc_cnn")
+        raise typer.Exit(2)
     if features_lr_scale != 1.0 and arches != ["mfcc_cnn"]:
         console.print("[red]error:[/] --features-lr-scale is for --arch mfcc_cnn")
         raise typer.Exit(2)
@@ -107,11 +122,12 @@ def train(
     if extra_manifest and (base / "split.csv").exists():
         console.print(f"[red]error:[/] {base} has a split already; use a new --out")
         raise typer.Exit(2)
-    stored = _stored_strata(base)
-    if stored is not None and stored != split_strata:
+    stored = _stored_split_settings(base)
+    wanted = {"split_strata": split_strata, "leave_out_datasets": sorted(leave_out_dataset)}
+    if stored is not None and stored != wanted:
         console.print(
-            f"[red]error:[/] the runs in {base} share a split balanced by {stored}, not "
-            f"{split_strata}; use a new --out"
+            f"[red]error:[/] the runs in {base} share a split made with {stored}, not "
+            f"{wanted}; use a new --out"
         )
         raise typer.Exit(2)
     try:
@@ -129,7 +145,12 @@ def train(
         split = None
         if extra_manifest:
             split = _split_with_extra(
-                task, split_seed, settings.shared_dir, extra_manifest, split_strata
+                task,
+                split_seed,
+                settings.shared_dir,
+                extra_manifest,
+                split_strata,
+                sorted(leave_out_dataset),
             )
         for name in arches:
             config = TrainConfig(
@@ -148,7 +169,9 @@ def train(
                 distill_weight=distill if name != "yamnet_dnn" else 0.0,
                 init_from=str(init_from) if init_from else None,
                 features_lr_scale=features_lr_scale,
+                clip_mean=clip_mean,
                 split_strata=split_strata,
+                leave_out_datasets=sorted(leave_out_dataset),
             )
             run_dir = base / name
             # every arch of a task shares the first one's split: copy it before training
@@ -187,18 +210,26 @@ def train(
         raise typer.Exit(2) from None
 
 
-def _stored_strata(base: Path) -> str | None:
-    """What the split shared by the runs in ``base`` balanced (None: no run there yet)."""
+def _stored_split_settings(base: Path) -> dict[str, object] | None:
+    """How the split shared by the runs in ``base`` was made (None: no run there yet)."""
     if not (base / "split.csv").exists():
         return None
     for config_path in sorted(base.glob("*/config.json")):
         training = json.loads(config_path.read_text()).get("training") or {}
-        return str(training.get("split_strata") or "label")  # runs before the field: label
+        return {  # runs from before these fields: by label, nothing left out
+            "split_strata": str(training.get("split_strata") or "label"),
+            "leave_out_datasets": sorted(training.get("leave_out_datasets") or []),
+        }
     return None
 
 
 def _split_with_extra(
-    task: str, seed: int, shared_dir: Path, manifests: list[Path], strata: str = "label"
+    task: str,
+    seed: int,
+    shared_dir: Path,
+    manifests: list[Path],
+    strata: str = "label",
+    leave_out: list[str] | None = None,
 ) -> Split:
     """The task's group split over the shared data plus the manifests' clips in its labels."""
     from ml.data import clips_from_csv
@@ -208,7 +239,7 @@ def _split_with_extra(
     extra = [clip for path in manifests for clip in clips_from_csv(path)]
     added = sum(clip.label in get_task(task).labels for clip in extra)
     console.print(f"extra manifests: {added} clip(s) in the {task} labels added")
-    return make_split(task, seed, shared_dir, strata, extra=extra)
+    return make_split(task, seed, shared_dir, strata, extra=extra, leave_out=leave_out or ())
 
 
 def register(app: typer.Typer) -> None:

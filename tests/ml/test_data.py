@@ -103,6 +103,21 @@ def test_group_split_can_balance_each_datasets_own_labels() -> None:
         group_split(clips, strata="speaker")
 
 
+@pytest.mark.shared
+def test_a_dataset_can_be_kept_out_of_the_split(shared_dir: Path) -> None:
+    from ml.train import TrainConfig, make_split
+
+    split = make_split("source", 0, shared_dir, leave_out=["catmeows"])
+    everything = make_split("source", 0, shared_dir)
+    kept = [c for part in split.parts().values() for c in part]
+    assert not any(c.dataset == "catmeows" for c in kept)
+    assert len(kept) == sum(
+        c.dataset != "catmeows" for part in everything.parts().values() for c in part
+    )
+    with pytest.raises(ValueError, match="does not read naya"):
+        TrainConfig(task="infant-cry", leave_out_datasets=["naya"])
+
+
 def test_runs_record_what_their_split_balanced() -> None:
     from ml.train import TrainConfig
 
@@ -236,5 +251,12 @@ def test_the_train_command_keeps_one_split_per_run_folder(tmp_path: Path) -> Non
     args = ["train", "source", "--arch", "yamnet_dnn", "--out", str(base)]
     result = CliRunner().invoke(app, [*args, "--split-strata", "source_label"])
     assert result.exit_code == 2, result.output
-    assert "balanced by label, not source_label" in " ".join(result.output.split())
+    said = " ".join(result.output.split())
+    assert "'split_strata': 'label'" in said and "'split_strata': 'source_label'" in said
+    result = CliRunner().invoke(app, [*args, "--leave-out-dataset", "catmeows"])
+    assert result.exit_code == 2 and "'leave_out_datasets': ['catmeows']" in " ".join(
+        result.output.split()
+    )
+    result = CliRunner().invoke(app, ["train", "source", "--arch", "ast", "--clip-mean"])
+    assert result.exit_code == 2 and "--clip-mean is for --arch mfcc_cnn" in result.output
     assert sorted(p.name for p in base.iterdir()) == ["mfcc_cnn", "split.csv"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml.model_card import earlier_rows, split_balance
+from ml.model_card import earlier_rows, left_out_sentence, split_balance
 
 
 def _result(acc: float) -> dict[str, Any]:
@@ -129,3 +129,9 @@ def test_the_card_says_what_the_split_balanced() -> None:
     assert "each dataset's own label" in split_balance(
         {"training": {"split_strata": "source_label"}}
     )
+
+
+def test_the_card_names_the_datasets_kept_out_of_the_split() -> None:
+    assert left_out_sentence({"training": {}}) == ""
+    said = left_out_sentence({"training": {"leave_out_datasets": ["catmeows"]}})
+    assert said.startswith(" Kept out") and said.endswith("catmeows.")
