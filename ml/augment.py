@@ -58,6 +58,50 @@ def background_noise_files(
     ]
 
 
+PHONE_CODECS: dict[str, tuple[str, str]] = {
+    # name: (ffmpeg encoder, container); all run at 8 kHz, as a phone app records
+    "gsm": ("libgsm", "gsm"),  # GSM 06.10 full rate: a speech codec, like Android's AMR-NB
+    "speex": ("libspeex", "ogg"),  # narrowband CELP, the family AMR-NB belongs to
+    "ima_adpcm": ("adpcm_ima_wav", "wav"),  # what the iOS app wrote (IMA-ADPCM)
+    "mulaw": ("pcm_mulaw", "wav"),  # G.711 telephone companding
+}
+"""Narrowband phone codecs that ffmpeg can encode here. AMR-NB itself, the codec of Donate-a-Cry's
+Android uploads, can be decoded but not encoded; these leave the same kind of marks."""
+
+
+def phone_channel(wave: np.ndarray, codec: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """``wave`` as a phone app would keep it: resampled to 8 kHz, through ``codec`` and back to
+    ``sample_rate``, the same length. Needs the ``ffmpeg`` program."""
+    import shutil
+    import subprocess
+
+    if codec not in PHONE_CODECS:
+        raise ValueError(f"unknown phone codec {codec!r}; known: {', '.join(PHONE_CODECS)}")
+    if shutil.which("ffmpeg") is None:
+        raise RuntimeError("the phone-channel augmentation needs the ffmpeg program")
+    encoder, container = PHONE_CODECS[codec]
+    quiet = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin"]
+    raw = ["-f", "f32le", "-ac", "1"]
+    pcm = np.ascontiguousarray(wave, dtype=np.float32).tobytes()
+    to_8k = ["-ar", "8000", "-c:a", encoder, "-f", container, "pipe:1"]
+    encoded = subprocess.run(
+        [*quiet, *raw, "-ar", str(sample_rate), "-i", "pipe:0", *to_8k],
+        input=pcm,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    decoded = subprocess.run(
+        [*quiet, "-f", container, "-i", "pipe:0", "-ar", str(sample_rate), *raw, "pipe:1"],
+        input=encoded,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    out = np.frombuffer(decoded, dtype=np.float32)[: len(wave)]
+    return np.pad(out, (0, len(wave) - len(out))).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class WaveAugmentConfig:
     """Probabilities and ranges of the waveform augmentations (defaults: mild, label-safe)."""
@@ -75,6 +119,24 @@ class WaveAugmentConfig:
     min_snr_db: float = 5.0
     max_snr_db: float = 25.0
     band_limit_p: float = 0.25
+    codec_p: float = 0.0  # through a random narrowband phone codec (:func:`phone_channel`)
+
+
+AUG_PRESETS: dict[str, WaveAugmentConfig] = {
+    "default": WaveAugmentConfig(),
+    # Only the phone channel, on every copy: Donate-a-Cry's cries all came through phone apps
+    # (AMR-NB or IMA-ADPCM at 8 kHz) and no cat did, so a model can learn "phone codec ->
+    # infant_cry"; cats, speech and noise through the same codecs take that cue away.
+    "phone": WaveAugmentConfig(
+        time_stretch_p=0.0,
+        pitch_shift_p=0.0,
+        gain_p=0.0,
+        noise_p=0.0,
+        band_limit_p=0.0,
+        codec_p=1.0,
+    ),
+}
+"""Named :class:`WaveAugmentConfig` s for ``TrainConfig.aug_preset`` (``miao train --aug-preset``)."""
 
 
 class WaveAugment:
@@ -129,6 +191,9 @@ class WaveAugment:
         out = self.pipeline(samples=wave, sample_rate=sample_rate)
         if self.rng.random() < self.config.band_limit_p:
             out = bandpass(out, 0.0, BAND_LIMIT_HZ, sr=sample_rate, order=8)
+        if self.rng.random() < self.config.codec_p:
+            codec = str(self.rng.choice(sorted(PHONE_CODECS)))
+            out = phone_channel(out, codec, sample_rate)
         peak = float(np.abs(out).max()) if out.size else 0.0
         if peak > 1.0:  # gain + noise can clip; keep the waveform in range
             out = out / peak

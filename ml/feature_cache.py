@@ -70,6 +70,7 @@ def cached_augmented_features(
     noise_files: Sequence[Path],
     seed: int,
     copy: int,
+    preset: str = "default",
 ) -> list[np.ndarray]:
     """Features of one waveform-augmented copy of every file (``ml.augment.WaveAugment``).
 
@@ -80,16 +81,18 @@ def cached_augmented_features(
     """
     import zlib
 
-    from ml.augment import WaveAugment
+    from ml.augment import AUG_PRESETS, WaveAugment
 
+    config = AUG_PRESETS[preset]
     noise_key = hashlib.sha1("|".join(sorted(str(p) for p in noise_files)).encode()).hexdigest()
-    folder = cache_dir / "features" / f"{front_end.tag}-aug-s{seed}-c{copy}-{noise_key[:8]}"
+    named = "" if preset == "default" else f"-{preset}"  # the default's caches keep their name
+    folder = cache_dir / "features" / f"{front_end.tag}-aug{named}-s{seed}-c{copy}-{noise_key[:8]}"
     augment: WaveAugment | None = None
 
     def compute(path: Path) -> np.ndarray:
         nonlocal augment
         if augment is None:
-            augment = WaveAugment(noise_files, seed=seed)
+            augment = WaveAugment(noise_files, config, seed=seed)
         augment.rng = np.random.default_rng([seed, copy, zlib.crc32(str(path).encode())])
         return front_end.features(augment(load_audio(path)))
 

@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 from sklearn.metrics import balanced_accuracy_score, f1_score
 from torch import nn
 
-from ml.augment import mixup, spec_augment
+from ml.augment import AUG_PRESETS, mixup, spec_augment
 from ml.data import (
     STRATA,
     Clip,
@@ -136,6 +136,7 @@ class TrainConfig:
     synthetic_negatives: int | None = None  # noise/silence/tone clips added to the negative label
     synthetic_share: float = 0.35  # of the negative label's draws that are synthetic
     aug_copies: int | None = None  # cached waveform-augmented copies (background noise, ...)
+    aug_preset: str = "default"  # what those copies go through (ml.augment.AUG_PRESETS)
     bn_recalibrate: bool = True  # BatchNorm statistics from fixed batches before each validation
 
     def __post_init__(self) -> None:
@@ -165,6 +166,10 @@ class TrainConfig:
             self.synthetic_negatives = int(guard.get("synthetic_negatives", 0))
         if self.aug_copies is None:
             self.aug_copies = int(guard.get("aug_copies", 0))
+        if self.aug_preset not in AUG_PRESETS:
+            raise ValueError(
+                f"aug_preset must be one of {sorted(AUG_PRESETS)}, not {self.aug_preset!r}"
+            )
         if not 0.0 <= self.crop_p <= 1.0:
             raise ValueError(f"crop_p must be in [0, 1], got {self.crop_p}")
         if self.synthetic_negatives and NEGATIVE_LABEL.get(self.task) is None:
@@ -540,7 +545,13 @@ def train(
         noise = background_noise_files(shared_dir, exclude=[*split.val, *split.test])
         for copy in range(config.aug_copies):
             augmented = cached_augmented_features(
-                [c.path for c in train_clips], front_end, cache_dir, noise, config.seed, copy
+                [c.path for c in train_clips],
+                front_end,
+                cache_dir,
+                noise,
+                config.seed,
+                copy,
+                config.aug_preset,
             )
             for choices, feats in zip(x_choices, augmented, strict=True):
                 choices.append(spec.normalise(feats).astype(np.float32))

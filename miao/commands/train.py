@@ -62,6 +62,17 @@ def train(
         help="mfcc_cnn: learning rate of the convolutions, times --lr (0: frozen; with "
         "--init-from, 0 trains only the head on the donor's filters).",
     ),
+    aug_copies: int = typer.Option(
+        -1,
+        min=-1,
+        help="Waveform-augmented copies of every training clip, cached (-1: the task's default, "
+        "0 for most).",
+    ),
+    aug_preset: str = typer.Option(
+        "default",
+        help="What those copies go through: default (stretch, pitch, gain, background noise, "
+        "band-limit) or phone (a random narrowband phone codec at 8 kHz, needs ffmpeg).",
+    ),
     clip_mean: bool = typer.Option(
         False,
         "--clip-mean",
@@ -170,6 +181,8 @@ def train(
                 init_from=str(init_from) if init_from else None,
                 features_lr_scale=features_lr_scale,
                 clip_mean=clip_mean,
+                aug_copies=None if aug_copies < 0 else aug_copies,
+                aug_preset=aug_preset,
                 split_strata=split_strata,
                 leave_out_datasets=sorted(leave_out_dataset),
             )

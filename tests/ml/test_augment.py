@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from ml.audio import ffmpeg_available
 from ml.augment import (
+    AUG_PRESETS,
+    PHONE_CODECS,
     WaveAugment,
     WaveAugmentConfig,
     background_noise_files,
     mixup,
+    phone_channel,
     spec_augment,
 )
 from ml.data import group_split, manifest_clips
@@ -43,6 +47,44 @@ def test_band_limit_removes_the_upper_band() -> None:
     spectrum = np.abs(np.fft.rfft(out)) ** 2
     hz = np.fft.rfftfreq(len(out), 1 / 16000)
     assert spectrum[hz > 4500].sum() < 1e-3 * spectrum[hz < 3500].sum()
+
+
+needs_ffmpeg = pytest.mark.skipif(not ffmpeg_available(), reason="the ffmpeg program is missing")
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("codec", sorted(PHONE_CODECS))
+def test_a_phone_channel_keeps_the_call_and_loses_what_a_phone_loses(codec: str) -> None:
+    t = np.arange(32000) / 16000
+    call = (0.3 * np.sin(2 * np.pi * 600 * t)).astype(np.float32)
+    high = (0.3 * np.sin(2 * np.pi * 6000 * t)).astype(np.float32)
+    out = phone_channel(call + high, codec)
+    assert out.shape == call.shape and out.dtype == np.float32
+    spectrum = np.abs(np.fft.rfft(out)) ** 2
+    hz = np.fft.rfftfreq(len(out), 1 / 16000)
+    # 8 kHz sampling: the 6 kHz tone is gone, the 600 Hz call is kept
+    assert spectrum[hz > 4500].sum() < 1e-3 * spectrum[(hz > 500) & (hz < 700)].sum()
+    assert np.corrcoef(out[1000:-1000], call[1000:-1000])[0, 1] > 0.85
+    assert not np.allclose(out, call, atol=1e-3)  # the codec left its marks
+
+
+@needs_ffmpeg
+def test_the_phone_preset_runs_every_copy_through_a_seeded_codec() -> None:
+    clip = tone()
+    first = WaveAugment(config=AUG_PRESETS["phone"], seed=3)
+    second = WaveAugment(config=AUG_PRESETS["phone"], seed=3)
+    outputs = [first(clip) for _ in range(4)]
+    assert all(np.array_equal(a, second(clip)) for a in outputs)
+    assert all(not np.allclose(o, clip, atol=1e-3) for o in outputs)
+
+
+def test_phone_channel_and_presets_refuse_what_they_do_not_know() -> None:
+    from ml.train import TrainConfig
+
+    with pytest.raises(ValueError, match="unknown phone codec 'amr'"):
+        phone_channel(tone(), "amr")
+    with pytest.raises(ValueError, match="aug_preset"):
+        TrainConfig(task="source", aug_preset="radio")
 
 
 @pytest.mark.shared
