@@ -327,8 +327,9 @@ def check_encoder(
 ) -> dict[str, object]:
     """What a pretraining run holds, if it fits an AST of ``size`` for ``task``'s split.
 
-    Refused (``PretrainMismatch``) when it was made for another task or another split seed (it
-    may have heard that split's validation and test audio), for another AST size, or on windows
+    Refused (``PretrainMismatch``) when it was made for another task, another split seed or a
+    split balanced otherwise (``split_strata``; it may have heard that split's validation and
+    test audio), for another AST size, or on windows
     filled otherwise than the fine-tune's (``fill``: padded vs tiled short clips).
     """
     info_path, weights = folder / INFO_FILE, folder / ENCODER_FILE
