@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ml.audio import SAMPLE_RATE
+from ml.audio import SAMPLE_RATE, ffmpeg_available
 from ml.data import Clip, manifest_clips
 from ml.preprocess import bandpass
 
@@ -72,12 +72,11 @@ Android uploads, can be decoded but not encoded; these leave the same kind of ma
 def phone_channel(wave: np.ndarray, codec: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """``wave`` as a phone app would keep it: resampled to 8 kHz, through ``codec`` and back to
     ``sample_rate``, the same length. Needs the ``ffmpeg`` program."""
-    import shutil
     import subprocess
 
     if codec not in PHONE_CODECS:
         raise ValueError(f"unknown phone codec {codec!r}; known: {', '.join(PHONE_CODECS)}")
-    if shutil.which("ffmpeg") is None:
+    if not ffmpeg_available():
         raise RuntimeError("the phone-channel augmentation needs the ffmpeg program")
     encoder, container = PHONE_CODECS[codec]
     quiet = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin"]

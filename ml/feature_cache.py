@@ -84,9 +84,10 @@ def cached_augmented_features(
     from ml.augment import AUG_PRESETS, WaveAugment
 
     config = AUG_PRESETS[preset]
-    noise_key = hashlib.sha1("|".join(sorted(str(p) for p in noise_files)).encode()).hexdigest()
     if config.noise_p == 0:  # the noise files are never read: copies do not depend on them
         noise_key = "no-noise"
+    else:
+        noise_key = hashlib.sha1("|".join(sorted(map(str, noise_files))).encode()).hexdigest()
     named = "" if preset == "default" else f"-{preset}"  # the default's caches keep their name
     folder = cache_dir / "features" / f"{front_end.tag}-aug{named}-s{seed}-c{copy}-{noise_key[:8]}"
     augment: WaveAugment | None = None

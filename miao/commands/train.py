@@ -225,15 +225,14 @@ def train(
 
 def _stored_split_settings(base: Path) -> dict[str, object] | None:
     """How the split shared by the runs in ``base`` was made (None: no run there yet)."""
-    if not (base / "split.csv").exists():
+    configs = sorted(base.glob("*/config.json"))
+    if not (base / "split.csv").exists() or not configs:
         return None
-    for config_path in sorted(base.glob("*/config.json")):
-        training = json.loads(config_path.read_text()).get("training") or {}
-        return {  # runs from before these fields: by label, nothing left out
-            "split_strata": str(training.get("split_strata") or "label"),
-            "leave_out_datasets": sorted(training.get("leave_out_datasets") or []),
-        }
-    return None
+    training = json.loads(configs[0].read_text()).get("training") or {}
+    return {  # runs from before these fields: by label, nothing left out
+        "split_strata": str(training.get("split_strata") or "label"),
+        "leave_out_datasets": sorted(training.get("leave_out_datasets") or []),
+    }
 
 
 def _split_with_extra(
