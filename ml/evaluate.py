@@ -158,7 +158,6 @@ def evaluate_model_on(
         "seen_checked": seen is not None,
         "left_out_seen": left_out,
         "majority_fitted_on": "training part" if seen is not None else "these clips",
-        "models": {},
     }
     train_labels = [c.label for c in seen.train] if seen is not None else y_true
     y_pred, _ = run_predictions(model_dir, clips, cache_dir)
@@ -170,8 +169,8 @@ def evaluate_model_on(
             "majority": majority_metrics(train_labels, y_true, labels),
             name: metrics(y_true, y_pred, labels),
         }
-    for result in scored.values():
-        result["macro_f1"] = float(np.mean([result["per_class"][x]["f1"] for x in present]))
+    for result in scored.values():  # metrics() has it: macro-F1 over the labels present
+        result["macro_f1"] = result["macro_f1_present_classes"]
     report["models"] = scored
     return report
 
