@@ -35,6 +35,7 @@ from ml.data import (
     read_split,
     write_split,
 )
+from ml.domain import SetupAdversary, adversary_loss, reversal_scale, setup_targets
 from ml.feature_cache import cached_augmented_features, cached_features
 from ml.frontend import FrontEnd
 from ml.models import FILLS, ASTClassifier, ASTSize, MfccCNN, YamnetDNN
@@ -126,6 +127,9 @@ class TrainConfig:
     # Where the weights start: the AST from a self-supervised encoder (``miao pretrain``), the
     # mfcc_cnn from another trained CNN's convolutions (:mod:`ml.transfer`); None: from scratch.
     init_from: str | None = None
+    # mfcc_cnn: weight of a recording-setup adversary behind a gradient reversal (ml.domain),
+    # which pushes the embedding to hide which setup (dataset) a clip of a given label came from.
+    setup_adversary: float = 0.0
     features_lr_scale: float = 1.0  # mfcc_cnn: learning rate of the convolutions (0: frozen)
     clip_mean: bool = False  # mfcc_cnn: cepstral mean normalisation per clip (InputSpec)
     threads: int = 2
@@ -182,6 +186,11 @@ class TrainConfig:
             raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
         if self.distill_weight and self.arch == "yamnet_dnn":
             raise ValueError("yamnet_dnn runs on the teacher's scores: there is nothing to distil")
+        if self.setup_adversary < 0 or (self.setup_adversary and self.arch != "mfcc_cnn"):
+            raise ValueError(
+                f"setup_adversary must be >= 0 and only for mfcc_cnn, got "
+                f"{self.setup_adversary} for {self.arch}"
+            )
         if self.init_from and self.arch == "yamnet_dnn":
             raise ValueError("the yamnet_dnn has nothing to start from (--init-from)")
         if not 0.0 <= self.features_lr_scale <= 1.0 or (
@@ -434,6 +443,22 @@ def _synthetic_negatives(
     return [spec.normalise(rounded_features(front_end, w)).astype(np.float32) for _, w in waves]
 
 
+def _setup_adversary(
+    config: TrainConfig, train_clips: Sequence[Clip], labels: list[str]
+) -> tuple[np.ndarray, np.ndarray, SetupAdversary | None]:
+    """The recording-setup adversary and its targets per training clip (none when it is off)."""
+    if not config.setup_adversary:
+        return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), None
+    targets = setup_targets(train_clips, labels)
+    if not targets.contested.any():
+        raise ValueError(
+            f"no label of {config.task} comes from two recording setups in training: "
+            "a setup adversary has nothing to tell apart"
+        )
+    adversary = SetupAdversary(config.cnn_channels[-1], len(targets.setups))
+    return targets.target, targets.allowed, adversary
+
+
 def warmup_cosine(
     optimiser: torch.optim.Optimizer, total_steps: int, warmup_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
@@ -570,6 +595,11 @@ def train(
         )
         teacher[:n_real] = np.clip(np.stack(scores_of)[:, :TEACHER_OUTPUTS], 0.0, 1.0)
         teacher_mask[:n_real] = 1.0
+    setup_target, setup_allowed, adversary = _setup_adversary(config, train_clips, labels)
+    if adversary is not None:  # the synthetic clips have no recording setup: zero rows
+        pad = np.zeros((len(y_train) - n_real, setup_target.shape[1]), np.float32)
+        setup_target = np.concatenate([setup_target, pad])
+        setup_allowed = np.concatenate([setup_allowed, pad])
     model = build_fresh_model(config, labels)
     pretrained = None
     if config.init_from and config.arch == "mfcc_cnn":
@@ -626,11 +656,10 @@ def train(
     total_steps = steps_per_epoch * config.epochs
     warmup = steps_per_epoch * config.warmup_epochs
 
-    optimiser = torch.optim.AdamW(
-        parameter_groups(model, config.lr, config.features_lr_scale),
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-    )
+    groups = parameter_groups(model, config.lr, config.features_lr_scale)
+    if adversary is not None:
+        groups.append({"params": list(adversary.parameters()), "lr": config.lr})
+    optimiser = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
 
     scheduler = warmup_cosine(optimiser, total_steps, warmup)
     rng = np.random.default_rng(config.seed)
@@ -680,6 +709,7 @@ def train(
             else:
                 order = rng.permutation(len(y_train))[:epoch_size]
             losses = []
+            setup_hits: list[float] = []
             for step in range(steps_per_epoch):
                 idx = order[step * config.batch_size : (step + 1) * config.batch_size]
                 if len(idx) < 2:
@@ -687,20 +717,17 @@ def train(
                 xb = draw_batch(idx, rng)
                 if spec.kind != "yamnet" and config.spec_augment:
                     xb = spec_augment(xb, rng)
-                yb = nn.functional.one_hot(torch.from_numpy(y_train[idx]), len(labels)).float()
-                if distilling:  # teacher scores and their weight ride along through mixup
-                    yb = torch.cat(
-                        [
-                            yb,
-                            torch.from_numpy(teacher[idx]),
-                            torch.from_numpy(teacher_mask[idx, None]),
-                        ],
-                        dim=1,
-                    )
+                # Teacher scores and the setup targets ride along with the labels through mixup.
+                parts = [nn.functional.one_hot(torch.from_numpy(y_train[idx]), len(labels))]
+                if distilling:
+                    parts += [teacher[idx], teacher_mask[idx, None]]
+                if adversary is not None:
+                    parts += [setup_target[idx], setup_allowed[idx]]
+                yb = torch.cat([torch.as_tensor(part).float() for part in parts], dim=1)
                 if config.mixup_alpha > 0:
                     xb, yb, _ = mixup(xb, yb, rng, alpha=config.mixup_alpha)
-                if distilling:
-                    yb, tb, tmask = yb.split([len(labels), TEACHER_OUTPUTS, 1], dim=1)
+                sizes = [part.shape[1] for part in parts]
+                yb, *extra = yb.split(sizes, dim=1)
                 output = model(xb)
                 log_p = torch.log_softmax(output.logits, -1)
                 per_class = -(yb * log_p)
@@ -708,10 +735,19 @@ def train(
                     per_class = per_class * weight
                 loss = per_class.sum(-1).mean()
                 if distilling and output.teacher_logits is not None:
+                    tb, tmask = extra[0], extra[1]
                     bce = nn.functional.binary_cross_entropy_with_logits(
                         output.teacher_logits, tb, reduction="none"
                     ).mean(-1)
                     loss = loss + config.distill_weight * (tmask.squeeze(1) * bce).mean()
+                if adversary is not None and output.embedding is not None:
+                    scale = reversal_scale((epoch - 1 + step / steps_per_epoch) / config.epochs)
+                    setup_loss, hits = adversary_loss(
+                        adversary(output.embedding, scale), extra[-2], extra[-1]
+                    )
+                    loss = loss + config.setup_adversary * setup_loss
+                    if not math.isnan(hits):
+                        setup_hits.append(hits)
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -730,6 +766,8 @@ def train(
                 "val_balanced_accuracy": val["balanced_accuracy"],
                 "seconds": time.time() - started,
             }
+            if setup_hits:  # how well the adversary still names the setup (lower: more invariant)
+                record["train_setup_accuracy"] = float(np.mean(setup_hits))
             history.append(record)
             (run_dir / "history.json").write_text(json.dumps(history, indent=2))
             if on_epoch:

@@ -79,6 +79,13 @@ def train(
         help="mfcc_cnn: subtract each clip's mean MFCC first (cepstral mean normalisation: a "
         "stationary microphone or room colouring cancels out).",
     ),
+    setup_adversary: float = typer.Option(
+        0.0,
+        min=0.0,
+        help="mfcc_cnn: weight of a recording-setup adversary (gradient reversal, ml/domain.py) "
+        "that pushes the model to hide which dataset a clip of a given label came from; "
+        "training only, the saved weights are the same shape. 0: off.",
+    ),
     split_strata: str = typer.Option(
         "label",
         help="What the group split balances across train/val/test: label, or source_label (the "
@@ -125,6 +132,9 @@ def train(
         raise typer.Exit(2)
     if clip_mean and arches != ["mfcc_cnn"]:
         console.print("[red]error:[/] --clip-mean is for --arch mfcc_cnn")
+        raise typer.Exit(2)
+    if setup_adversary and arches != ["mfcc_cnn"]:
+        console.print("[red]error:[/] --setup-adversary is for --arch mfcc_cnn")
         raise typer.Exit(2)
     if features_lr_scale != 1.0 and arches != ["mfcc_cnn"]:
         console.print("[red]error:[/] --features-lr-scale is for --arch mfcc_cnn")
@@ -181,6 +191,7 @@ def train(
                 init_from=str(init_from) if init_from else None,
                 features_lr_scale=features_lr_scale,
                 clip_mean=clip_mean,
+                setup_adversary=setup_adversary,
                 aug_copies=None if aug_copies < 0 else aug_copies,
                 aug_preset=aug_preset,
                 split_strata=split_strata,
