@@ -173,7 +173,24 @@ def _describe(
     )
     return (
         f"The MFCC + VGG-style CNN baseline (channels {model.get('channels')}), {why}; 40 MFCCs "
-        "(25 ms / 10 ms), standardised with training-set statistics." + teacher + _donor(config)
+        "(25 ms / 10 ms), standardised with training-set statistics."
+        + teacher
+        + _donor(config)
+        + _adversary(config)
+    )
+
+
+def _adversary(config: dict[str, Any]) -> str:
+    """The recording-setup adversary a CNN trained against (``--setup-adversary``), if any."""
+    weight = float(config.get("training", {}).get("setup_adversary") or 0.0)
+    if not weight:
+        return ""
+    return (
+        f" Trained against a recording-setup adversary (loss weight {weight:g}, `ml/domain.py`): "
+        "a head behind a gradient reversal learnt to name the dataset a clip of a given label "
+        "came from (naya's cats against catsdogs' and CatMeows', Donate-a-Cry's cries against "
+        "the others), pushing the CNN towards features in which they look alike; that head ran "
+        "in training only."
     )
 
 
@@ -278,10 +295,15 @@ def _length_guard(training: dict[str, Any]) -> str:
     if gain:
         parts.append(f"level jitter of ±{gain:g} dB")
     if copies:
+        what = (
+            "through a random narrowband phone codec at 8 kHz: GSM, Speex, IMA-ADPCM or µ-law"
+            if training.get("aug_preset") == "phone"
+            else "time stretch, pitch shift, gain, background noise from noise_other without "
+            "the validation/test recordings"
+        )
         parts.append(
             f"{copies} cached waveform-augmented cop{'y' if copies == 1 else 'ies'} per training "
-            "clip (time stretch, pitch shift, gain, background noise from noise_other without "
-            "the validation/test recordings)"
+            f"clip ({what})"
         )
     if negatives:
         parts.append(

@@ -107,6 +107,19 @@ def test_a_cnn_card_and_a_cv_variant_name_the_donor_of_their_convolutions() -> N
     assert variant.endswith("convolutions from ml/weights/cat-emotion")
 
 
+def test_a_cnn_card_names_its_setup_adversary_and_what_its_copies_went_through() -> None:
+    from ml.model_card import _describe, _length_guard
+
+    model = {"model": {"channels": [16, 32, 64]}, "training": {}}
+    assert "adversary" not in _describe(model, "mfcc_cnn")
+    against = _describe({**model, "training": {"setup_adversary": 1.0}}, "mfcc_cnn")
+    assert "recording-setup adversary (loss weight 1" in against
+    phone = _length_guard({"aug_copies": 1, "aug_preset": "phone"})
+    assert "phone codec" in phone and "time stretch" not in phone
+    default = _length_guard({"aug_copies": 2, "aug_preset": "default"})
+    assert "2 cached waveform-augmented copies" in default and "time stretch" in default
+
+
 def test_hand_written_notes_survive_a_reship() -> None:
     from ml.model_card import NOTES_HEADING, _notes_section, kept_notes
 
