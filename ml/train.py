@@ -781,10 +781,14 @@ def train(
                 save_file(state, str(run_dir / "model.safetensors"))
             else:
                 stale += 1
-            torch.save(
-                {"epoch": epoch, "model": model.state_dict(), "optimiser": optimiser.state_dict()},
-                run_dir / "checkpoint.pt",
-            )
+            checkpoint: dict[str, Any] = {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+            }
+            if adversary is not None:  # its optimiser state is in there too
+                checkpoint["setup_adversary"] = adversary.state_dict()
+            torch.save(checkpoint, run_dir / "checkpoint.pt")
             bar.update(
                 job,
                 advance=1,

@@ -183,5 +183,12 @@ def test_a_run_with_the_adversary_saves_a_plain_cnn(tmp_path: Path, shared_dir: 
     saved = set(load_file(str(run_dir / "model.safetensors")))
     plain = MfccCNN(["cat", "dog", "infant_cry", "human_speech", "other"], 100, [8, 8, 8])
     assert saved == set(plain.state_dict())
+    checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert set(checkpoint["setup_adversary"]) == {
+        "net.0.weight",
+        "net.0.bias",
+        "net.2.weight",
+        "net.2.bias",
+    }
     stored = json.loads((run_dir / "config.json").read_text())
     assert stored["training"]["setup_adversary"] == 1.0
