@@ -390,14 +390,19 @@ def describe_variant(v: dict[str, Any]) -> str:
     size = c["epoch_size"]
     # without the sampler an epoch is a shuffled pass, cut at epoch_size
     draws = size if c["balance"] == "sampler" and size else f"at most {size or 'one pass of'}"
+    preset = c.get("aug_preset", "default")
+    copies = f"aug_copies {c['aug_copies']}" + (
+        f" ({preset})" if c["aug_copies"] and preset != "default" else ""
+    )
     return (
         f"{c['arch']}, {c['epochs']} epochs of {draws} draws, "
         f"windows of {c['window_frames']} frames, "
         f"balance={c['balance']}, lr {c['lr']:g}, mixup {c['mixup_alpha']:g}, "
-        f"aug_copies {c['aug_copies']}, crop_p {c['crop_p']:g}, gain ±{c['gain_db']:g} dB"
+        f"{copies}, crop_p {c['crop_p']:g}, gain ±{c['gain_db']:g} dB"
         + (f", convolutions from {c['init_from']}" if c.get("init_from") else "")
         + (f" at {c['features_lr_scale']:g} x lr" if c.get("features_lr_scale", 1.0) != 1.0 else "")
         + (", per-clip cepstral mean removed" if c.get("clip_mean") else "")
+        + (f", setup adversary {c['setup_adversary']:g}" if c.get("setup_adversary") else "")
     )
 
 

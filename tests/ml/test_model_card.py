@@ -105,6 +105,12 @@ def test_a_cnn_card_and_a_cv_variant_name_the_donor_of_their_convolutions() -> N
     assert "convolutions from" not in describe_variant({"config": base})
     variant = describe_variant({"config": {**base, "init_from": "ml/weights/cat-emotion"}})
     assert variant.endswith("convolutions from ml/weights/cat-emotion")
+    against = describe_variant({"config": {**base, "setup_adversary": 0.5}})
+    assert against.endswith(", setup adversary 0.5") and "adversary" not in describe_variant(
+        {"config": base}
+    )
+    phone = describe_variant({"config": {**base, "aug_copies": 1, "aug_preset": "phone"}})
+    assert "aug_copies 1 (phone), crop_p" in phone
 
 
 def test_a_cnn_card_names_its_setup_adversary_and_what_its_copies_went_through() -> None:
