@@ -187,10 +187,9 @@ def _adversary(config: dict[str, Any]) -> str:
         return ""
     return (
         f" Trained against a recording-setup adversary (loss weight {weight:g}, `ml/domain.py`): "
-        "a head behind a gradient reversal learnt to name the dataset a clip of a given label "
-        "came from (naya's cats against catsdogs' and CatMeows', Donate-a-Cry's cries against "
-        "the others), pushing the CNN towards features in which they look alike; that head ran "
-        "in training only."
+        "a head behind a gradient reversal learnt to name the dataset a clip came from, among "
+        "the datasets that hold the clip's own label, pushing the CNN towards features in which "
+        "they look alike; that head ran in training only."
     )
 
 

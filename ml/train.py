@@ -444,9 +444,12 @@ def _synthetic_negatives(
 
 
 def _setup_adversary(
-    config: TrainConfig, train_clips: Sequence[Clip], labels: list[str]
+    config: TrainConfig, train_clips: Sequence[Clip], labels: list[str], n_synthetic: int
 ) -> tuple[np.ndarray, np.ndarray, SetupAdversary | None]:
-    """The recording-setup adversary and its targets per training clip (none when it is off)."""
+    """The recording-setup adversary and its targets per training row (none when it is off).
+
+    The synthetic negatives after the real clips have no recording setup: zero rows.
+    """
     if not config.setup_adversary:
         return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), None
     targets = setup_targets(train_clips, labels)
@@ -455,8 +458,13 @@ def _setup_adversary(
             f"no label of {config.task} comes from two recording setups in training: "
             "a setup adversary has nothing to tell apart"
         )
+    pad = np.zeros((n_synthetic, len(targets.setups)), np.float32)
     adversary = SetupAdversary(config.cnn_channels[-1], len(targets.setups))
-    return targets.target, targets.allowed, adversary
+    return (
+        np.concatenate([targets.target, pad]),
+        np.concatenate([targets.allowed, pad]),
+        adversary,
+    )
 
 
 def warmup_cosine(
@@ -595,11 +603,8 @@ def train(
         )
         teacher[:n_real] = np.clip(np.stack(scores_of)[:, :TEACHER_OUTPUTS], 0.0, 1.0)
         teacher_mask[:n_real] = 1.0
-    setup_target, setup_allowed, adversary = _setup_adversary(config, train_clips, labels)
-    if adversary is not None:  # the synthetic clips have no recording setup: zero rows
-        pad = np.zeros((len(y_train) - n_real, setup_target.shape[1]), np.float32)
-        setup_target = np.concatenate([setup_target, pad])
-        setup_allowed = np.concatenate([setup_allowed, pad])
+    setups = _setup_adversary(config, train_clips, labels, len(y_train) - n_real)
+    setup_target, setup_allowed, adversary = setups
     model = build_fresh_model(config, labels)
     pretrained = None
     if config.init_from and config.arch == "mfcc_cnn":
