@@ -243,9 +243,21 @@ def _training_line(training: dict[str, Any], best: dict[str, Any] | None) -> str
     return (
         f"Training: AdamW lr {training['lr']}, weight decay {training['weight_decay']}, batch "
         f"{training['batch_size']},\n{training['epoch_size'] or 'one pass of'} {draws}, "
-        f"SpecAugment, mixup (alpha\n{training['mixup_alpha']}), random window crops; early "
+        f"SpecAugment, mixup (alpha\n{training['mixup_alpha']}), random window crops; "
+        f"{_averaged(training)}early "
         f"stopping on validation macro-F1 ({stop}); seed {training['seed']}, split seed "
         f"{training['split_seed']}.{_length_guard(training)}"
+    )
+
+
+def _averaged(training: dict[str, Any]) -> str:
+    """The clause on a moving average of the weights (``--weight-ema``), if one was kept."""
+    decay = float(training.get("weight_ema") or 0.0)
+    if not decay:
+        return ""
+    return (
+        f"an exponential moving average of the weights (decay {decay:g} per step) is what was "
+        "validated and saved, not the last step's weights; "
     )
 
 

@@ -41,6 +41,7 @@ from ml.frontend import FrontEnd
 from ml.models import FILLS, ASTClassifier, ASTSize, MfccCNN, YamnetDNN
 from ml.predict import InputSpec, clip_probabilities
 from ml.tasks import get_task
+from ml.weight_average import WeightAverage
 
 ARCHES = ("ast", "mfcc_cnn", "yamnet_dnn")
 
@@ -142,6 +143,9 @@ class TrainConfig:
     aug_copies: int | None = None  # cached waveform-augmented copies (background noise, ...)
     aug_preset: str = "default"  # what those copies go through (ml.augment.AUG_PRESETS)
     bn_recalibrate: bool = True  # BatchNorm statistics from fixed batches before each validation
+    # Decay of an exponential moving average of the weights (ml.weight_average), which is then
+    # what is validated and saved; 0: off (the weights of the last step are).
+    weight_ema: float = 0.0
 
     def __post_init__(self) -> None:
         get_task(self.task)
@@ -193,6 +197,8 @@ class TrainConfig:
             )
         if self.init_from and self.arch == "yamnet_dnn":
             raise ValueError("the yamnet_dnn has nothing to start from (--init-from)")
+        if not 0.0 <= self.weight_ema < 1.0:
+            raise ValueError(f"weight_ema must be in [0, 1), got {self.weight_ema}")
         if not 0.0 <= self.features_lr_scale <= 1.0 or (
             self.features_lr_scale != 1.0 and self.arch != "mfcc_cnn"
         ):
@@ -698,6 +704,7 @@ def train(
     calibration = [draw_batch(row, calib_rng) for row in calib_idx] if config.bn_recalibrate else []
     weight = class_weight if config.balance == "loss" else None
     distilling = config.distill_weight > 0
+    average = WeightAverage(model, config.weight_ema) if config.weight_ema else None
     history: list[dict[str, float]] = []
     best = (-1.0, -1)
     best_balanced = 0.0
@@ -758,10 +765,15 @@ def train(
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optimiser.step()
                 scheduler.step()
+                if average is not None:
+                    average.update(model)
                 losses.append(loss.item())
 
-            recalibrate_batchnorm(model, calibration)
-            probs = clip_probabilities(model, x_val, spec)  # it normalises the raw features
+            judged = model if average is None else average.model  # validated; saved if best
+            if average is not None and not config.bn_recalibrate:
+                average.copy_buffers(model)
+            recalibrate_batchnorm(judged, calibration)
+            probs = clip_probabilities(judged, x_val, spec)  # it normalises the raw features
             val = scores(y_val.tolist(), probs.argmax(1).tolist(), len(labels))
             record = {
                 "epoch": epoch,
@@ -782,7 +794,7 @@ def train(
                 best = (val["macro_f1"], epoch)
                 best_balanced = val["balanced_accuracy"]
                 stale = 0
-                state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+                state = {k: v.detach().contiguous() for k, v in judged.state_dict().items()}
                 save_file(state, str(run_dir / "model.safetensors"))
             else:
                 stale += 1
@@ -793,6 +805,8 @@ def train(
             }
             if adversary is not None:  # its optimiser state is in there too
                 checkpoint["setup_adversary"] = adversary.state_dict()
+            if average is not None:
+                checkpoint["weight_average"] = average.model.state_dict()
             torch.save(checkpoint, run_dir / "checkpoint.pt")
             bar.update(
                 job,

@@ -86,6 +86,13 @@ def train(
         "that pushes the model to hide which dataset a clip of a given label came from; "
         "training only, the saved weights are the same shape. 0: off.",
     ),
+    weight_ema: float = typer.Option(
+        0.0,
+        min=0.0,
+        max=0.9999,
+        help="Validate and save an exponential moving average of the weights with this decay "
+        "per step (e.g. 0.998) instead of the last step's weights (ml/weight_average.py). 0: off.",
+    ),
     split_strata: str = typer.Option(
         "label",
         help="What the group split balances across train/val/test: label, or source_label (the "
@@ -192,6 +199,7 @@ def train(
                 features_lr_scale=features_lr_scale,
                 clip_mean=clip_mean,
                 setup_adversary=setup_adversary,
+                weight_ema=weight_ema,
                 aug_copies=None if aug_copies < 0 else aug_copies,
                 aug_preset=aug_preset,
                 split_strata=split_strata,

@@ -111,6 +111,10 @@ def test_a_cnn_card_and_a_cv_variant_name_the_donor_of_their_convolutions() -> N
     )
     phone = describe_variant({"config": {**base, "aug_copies": 1, "aug_preset": "phone"}})
     assert "aug_copies 1 (phone), crop_p" in phone
+    averaged = describe_variant({"config": {**base, "weight_ema": 0.997}})
+    assert averaged.endswith(", weight EMA 0.997") and "EMA" not in describe_variant(
+        {"config": base}
+    )
 
 
 def test_a_cnn_card_names_its_setup_adversary_and_what_its_copies_went_through() -> None:
@@ -124,6 +128,18 @@ def test_a_cnn_card_names_its_setup_adversary_and_what_its_copies_went_through()
     assert "phone codec" in phone and "time stretch" not in phone
     default = _length_guard({"aug_copies": 2, "aug_preset": "default"})
     assert "2 cached waveform-augmented copies" in default and "time stretch" in default
+
+
+def test_the_training_line_says_when_the_weights_average_was_shipped() -> None:
+    from ml.model_card import _training_line
+
+    training = {
+        "lr": 0.002, "weight_decay": 0.05, "batch_size": 32, "epoch_size": 2048,
+        "mixup_alpha": 0.3, "seed": 0, "split_seed": 0,
+    }  # fmt: skip
+    assert "moving average" not in _training_line(training, None)
+    line = _training_line({**training, "weight_ema": 0.997}, None)
+    assert "moving average of the weights (decay 0.997 per step)" in line
 
 
 def test_hand_written_notes_survive_a_reship() -> None:
