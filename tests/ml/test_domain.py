@@ -28,6 +28,7 @@ from ml.domain import (
 )
 from ml.models import MfccCNN
 from ml.train import TrainConfig, train
+from tests.ml.tiny_runs import tiny_source_config
 
 
 def _clip(label: str, dataset: str, group: str) -> Clip:
@@ -164,18 +165,7 @@ def test_the_adversary_is_refused_where_it_cannot_run() -> None:
 @pytest.mark.shared
 @pytest.mark.slow
 def test_a_run_with_the_adversary_saves_a_plain_cnn(tmp_path: Path, shared_dir: Path) -> None:
-    config = TrainConfig(
-        task="source",
-        arch="mfcc_cnn",
-        epochs=2,
-        epoch_size=64,
-        batch_size=16,
-        max_clips_per_class=12,
-        window_frames=100,
-        cnn_channels=[8, 8, 8],
-        setup_adversary=1.0,
-        threads=1,
-    )
+    config = tiny_source_config(setup_adversary=1.0)
     run_dir = tmp_path / "run"
     train(config, run_dir, shared_dir=shared_dir, cache_dir=tmp_path / "cache", progress=False)
     history = json.loads((run_dir / "history.json").read_text())

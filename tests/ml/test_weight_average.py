@@ -16,6 +16,7 @@ from torch import nn
 
 from ml.train import TrainConfig, train
 from ml.weight_average import WeightAverage
+from tests.ml.tiny_runs import tiny_source_config
 
 
 def _linear(value: float) -> nn.Linear:
@@ -78,19 +79,7 @@ def test_a_decay_outside_the_open_interval_is_refused() -> None:
 @pytest.mark.shared
 @pytest.mark.slow
 def test_a_run_with_the_average_saves_the_average(tmp_path: Path, shared_dir: Path) -> None:
-    config = TrainConfig(
-        task="source",
-        arch="mfcc_cnn",
-        epochs=2,
-        epoch_size=64,
-        batch_size=16,
-        max_clips_per_class=12,
-        window_frames=100,
-        cnn_channels=[8, 8, 8],
-        weight_ema=0.9,
-        threads=1,
-        patience=5,
-    )
+    config = tiny_source_config(weight_ema=0.9, patience=5)
     run_dir = tmp_path / "run"
     train(config, run_dir, shared_dir=shared_dir, cache_dir=tmp_path / "cache", progress=False)
     history = json.loads((run_dir / "history.json").read_text())
