@@ -609,8 +609,9 @@ def train(
         )
         teacher[:n_real] = np.clip(np.stack(scores_of)[:, :TEACHER_OUTPUTS], 0.0, 1.0)
         teacher_mask[:n_real] = 1.0
-    setups = _setup_adversary(config, train_clips, labels, len(y_train) - n_real)
-    setup_target, setup_allowed, adversary = setups
+    setup_target, setup_allowed, adversary = _setup_adversary(
+        config, train_clips, labels, len(y_train) - n_real
+    )
     model = build_fresh_model(config, labels)
     pretrained = None
     if config.init_from and config.arch == "mfcc_cnn":

@@ -4,6 +4,7 @@ Why: the source CNN, trained against its recording-setup adversary, swings by ab
 validation macro-F1 from one epoch to the next, so early stopping picks a lucky epoch as much as
 a good one. The average of the recent weights (Polyak averaging; as in mean-teacher and SWA)
 moves smoothly and tends to sit in a flatter, better-generalising place than any single step.
+The flow-matching mel prior (:mod:`ml.synth.train_flow_prior`) ships such an average too.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ AdamW, a cosine learning rate over the time box, an exponential moving average o
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import time
@@ -27,6 +26,7 @@ from ml.synth.corpus import load_cats
 from ml.synth.flow_prior import TIME_SAMPLING, FlowPrior, FlowPriorConfig
 from ml.synth.pipeline import load_emotion_encoder
 from ml.synth.train_wavenet import CROP_PARTS, MelBank, mel_batch
+from ml.weight_average import WeightAverage
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     emotion.requires_grad_(False)
     cfg = FlowPriorConfig.from_dict(args.config)
     prior = FlowPrior(cfg).to(device)
-    ema = copy.deepcopy(prior).requires_grad_(False)
+    average = WeightAverage(prior, args.ema)
+    ema = average.model  # what is validated, saved and shipped
     optimiser = torch.optim.AdamW(prior.parameters(), lr=args.lr, weight_decay=0.01)
     rng = np.random.default_rng(args.seed)
     step, spent = 0, 0.0
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     if state is not None:
         prior.load_state_dict(state["prior"])
         ema.load_state_dict(state["ema"])
+        average.updates = state["step"]
         optimiser.load_state_dict(state["optimiser"])
         rng = checkpoint.restore_rng(state["rng"])
         torch.set_rng_state(state["torch_rng"])
@@ -117,10 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(prior.parameters(), 1.0)
         optimiser.step()
-        with torch.no_grad():
-            decay = min(args.ema, (1 + step) / (10 + step))
-            for p_ema, p in zip(ema.parameters(), prior.parameters(), strict=True):
-                p_ema.lerp_(p, 1 - decay)
+        average.update(prior)
         step += 1
         spent = base_spent + time.monotonic() - began
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
