@@ -1,16 +1,18 @@
 #!/usr/bin/env python
-"""Check a ``source`` model for the length/padding shortcut (issue 4 follow-up).
+"""Check a ``source`` or ``dog-bark`` model for the length/padding shortcut (issue 4 follow-up).
 
 The first shipped ``source`` model called 2 s of white noise ``cat`` and 0.3 s crops of real
 cats ``human_speech``: it had learned clip length (spoken digits are all short, cries and noise
-long). This script measures, for a model folder (shipped weights or a training run):
+long). ``dog-bark`` had learned the same (0.3 s crops of barks were never ``bark``). This script
+measures, for a model folder (shipped weights or a training run), with the task's *positive*
+label (``cat`` for source, ``bark`` for dog-bark):
 
 - synthetic sounds that are no animal: white noise, digital silence and pure tones, 0.3-5 s
-  (seeds far from the ones training draws its negatives from) -> share called ``cat``;
-- real cat clips of the *validation* split cropped to 0.3, 1 and 3 s around their loudest part
-  -> share still called ``cat`` (and the full clips, for reference);
-- real non-cat, non-speech clips (dog, infant_cry, other) of the validation split cropped to
-  0.3 s -> share called ``human_speech`` (the other side of the shortcut).
+  (seeds far from the ones training draws its negatives from) -> share called the positive label;
+- real clips of the positive label from the *validation* split cropped to 0.3, 1 and 3 s around
+  their loudest part -> share still called it (and the full clips, for reference);
+- real clips of the other labels (source: dog, infant_cry, other; dog-bark: non_bark) cropped to
+  0.3 s -> share called the label short clips drift to (source: human_speech; dog-bark: bark).
 
 Usage: ``.venv/bin/python scripts/ml_shortcut_check.py [--model DIR] [--json OUT]``
 """
@@ -21,6 +23,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +41,26 @@ CROP_SECONDS = (0.3, 1.0, 3.0)
 CHECK_SEED = 987_654  # training negatives use the run's seed (small numbers)
 
 
-def synthetic_rates(labeller: Labeller, repeats: int = 5) -> dict[str, dict[str, object]]:
-    """Per kind and length: share called cat, and the labels given."""
+@dataclass(frozen=True)
+class ShortcutProbe:
+    """Where a task's length shortcut shows: which label long noise and short crops drift to."""
+
+    positive: str  # real clips of it must keep it when cropped; noise must not get it
+    negative: str  # the label noise, silence and tones should get
+    short_from: tuple[str, ...]  # labels whose 0.3 s crops are checked ...
+    short_to: str  # ... for being called this
+
+
+PROBES = {
+    "source": ShortcutProbe("cat", "other", ("dog", "infant_cry", "other"), "human_speech"),
+    "dog-bark": ShortcutProbe("bark", "non_bark", ("non_bark",), "bark"),
+}
+
+
+def synthetic_rates(
+    labeller: Labeller, probe: ShortcutProbe, repeats: int = 5
+) -> dict[str, dict[str, object]]:
+    """Per kind and length: share called the positive and the negative label, and all labels."""
     rng = np.random.default_rng(CHECK_SEED)
     out: dict[str, dict[str, object]] = {}
     for kind in SYNTH_KINDS:
@@ -47,19 +68,19 @@ def synthetic_rates(labeller: Labeller, repeats: int = 5) -> dict[str, dict[str,
             waves = [negative_wave(kind, seconds, rng) for _ in range(repeats)]
             labels = [p.label for p in labeller.predict_many(waves)]
             out[f"{kind} {seconds:g}s"] = {
-                "cat_rate": labels.count("cat") / len(labels),
-                "other_rate": labels.count("other") / len(labels),
+                "positive_rate": labels.count(probe.positive) / len(labels),
+                "negative_rate": labels.count(probe.negative) / len(labels),
                 "labels": dict(Counter(labels)),
             }
     return out
 
 
-def _val_clips(folder: Path, labels: tuple[str, ...], n: int, seed: int) -> list[Path]:
+def _val_clips(folder: Path, task: str, labels: tuple[str, ...], n: int, seed: int) -> list[Path]:
     from ml.data import read_split
     from ml.train import make_split
 
     split_csv = folder / "split.csv"
-    split = read_split(split_csv) if split_csv.is_file() else make_split("source", 0)
+    split = read_split(split_csv) if split_csv.is_file() else make_split(task, 0)
     clips = [c.path for c in split.val if c.label in labels]
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(clips), size=min(n, len(clips)), replace=False)
@@ -87,45 +108,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", type=Path, default=WEIGHTS_DIR / "source", help="Model folder (weights/run)."
     )
-    parser.add_argument("--cats", type=int, default=150, help="Validation cat clips to crop.")
-    parser.add_argument("--others", type=int, default=90, help="Val dog/cry/other clips.")
+    parser.add_argument(
+        "--positives", type=int, default=150, help="Validation clips of the positive label."
+    )
+    parser.add_argument("--others", type=int, default=90, help="Validation clips of the rest.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
     args = parser.parse_args(argv)
 
     labeller = Labeller(args.model)
-    if labeller.task != "source":
-        parser.error(f"{args.model} holds a {labeller.task!r} model, not source")
-    synth = synthetic_rates(labeller)
-    cats = crop_rates(labeller, _val_clips(args.model, ("cat",), args.cats, 1), "cat", CROP_SECONDS)
-    others = crop_rates(
+    probe = PROBES.get(labeller.task)
+    if probe is None:
+        parser.error(f"{args.model} holds a {labeller.task!r} model; checked: {', '.join(PROBES)}")
+    task, positive = labeller.task, probe.positive
+    synth = synthetic_rates(labeller, probe)
+    kept = crop_rates(
         labeller,
-        _val_clips(args.model, ("dog", "infant_cry", "other"), args.others, 2),
-        "human_speech",
+        _val_clips(args.model, task, (positive,), args.positives, 1),
+        positive,
+        CROP_SECONDS,
+    )
+    drifted = crop_rates(
+        labeller,
+        _val_clips(args.model, task, probe.short_from, args.others, 2),
+        probe.short_to,
         (0.3,),
     )
-    synth_cat = float(np.mean([v["cat_rate"] for v in synth.values()]))
-    synth_other = float(np.mean([v["other_rate"] for v in synth.values()]))
+    synth_positive = float(np.mean([v["positive_rate"] for v in synth.values()]))
+    synth_negative = float(np.mean([v["negative_rate"] for v in synth.values()]))
     result = {
         "model": str(args.model),
         "model_id": labeller.model_id,
-        "synthetic_called_cat": synth_cat,
-        "synthetic_called_other": synth_other,
+        "task": task,
+        "positive": positive,
+        "synthetic_called_positive": synth_positive,
+        "synthetic_called_negative": synth_negative,
         "synthetic": synth,
-        "val_cats_called_cat": cats,
-        "val_non_cat_called_human_speech": others,
+        "val_positive_kept": kept,
+        "val_short_crops_called": {"label": probe.short_to, "from": list(probe.short_from)}
+        | drifted,
     }
-    print(f"model {args.model} ({labeller.model_id[:12]})")
+    print(f"model {args.model} ({task}, {labeller.model_id[:12]})")
     print(
-        f"synthetic (white noise, silence, tone; 0.3-5 s) called cat: {synth_cat:.2f}, "
-        f"other: {synth_other:.2f}"
+        f"synthetic (white noise, silence, tone; 0.3-5 s) called {positive}: "
+        f"{synth_positive:.2f}, {probe.negative}: {synth_negative:.2f}"
     )
     for name, value in synth.items():
-        print(f"  {name:<13} cat {value['cat_rate']:.2f}  {value['labels']}")
-    print("validation cat clips still called cat:")
-    for name, value in cats.items():
+        print(f"  {name:<13} {positive} {value['positive_rate']:.2f}  {value['labels']}")
+    print(f"validation {positive} clips still called {positive}:")
+    for name, value in kept.items():
         print(f"  {name:<5} n={value['n']:<4} {value['rate']:.2f}")
-    print("validation dog/infant_cry/other clips called human_speech:")
-    for name, value in others.items():
+    print(f"validation {'/'.join(probe.short_from)} clips called {probe.short_to}:")
+    for name, value in drifted.items():
         print(f"  {name:<5} n={value['n']:<4} {value['rate']:.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
