@@ -5,7 +5,8 @@ The small tasks cannot be judged on their one small validation split; this train
 ``cv_report.json`` (per fold and mean ± sd accuracy, macro-F1, balanced accuracy, pooled
 out-of-fold scores, the majority class) and ``folds.csv``. ``--final NAME`` then trains the
 chosen variant on the project's train split for its fixed epochs (last epoch kept) into the runs
-folder for ``miao eval``; ``--card NAME`` writes the CV figures into the shipped model card.
+folder for ``miao eval``; ``--card NAME`` writes the CV figures into the shipped model card;
+``--compare BASELINE`` sets every variant against one, fold by fold, over several fold seeds.
 """
 
 from __future__ import annotations
@@ -55,7 +56,18 @@ def cv(
     note: str = typer.Option("", help="With --card: a closing remark for the section."),
     include: list[Path] = typer.Option(
         [],
-        help="With --card: also the cv_report.json of these CV folders (same folds); repeatable.",
+        help="With --card: also the cv_report.json of these CV folders (same folds); with "
+        "--compare: CV folders of other fold seeds. Repeatable.",
+    ),
+    compare: str = typer.Option(
+        "",
+        help="Skip CV; set every variant against this one, fold by fold, in the CV folder and "
+        "the --include folders: mean per fold seed, folds won, lost and tied.",
+    ),
+    score: str = typer.Option(
+        "",
+        help="With --compare: accuracy, macro_f1, balanced_accuracy or f1:LABEL (default: the "
+        "task's positive label F1 where it has one, else macro_f1).",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
 ) -> None:
@@ -69,7 +81,28 @@ def cv(
     try:
         from ml.tasks import get_task
 
-        get_task(task)
+        spec = get_task(task)
+        if compare:
+            paths = [d / "cv_report.json" for d in [out_dir, *include]]
+            for path in paths:
+                if not path.is_file():
+                    raise FileNotFoundError(f"no {path}; run `miao cv {task} --out` there first")
+            reports = [json.loads(path.read_text()) for path in paths]
+            chosen = score or (f"f1:{spec.positive_label}" if spec.positive_label else "macro_f1")
+            result = crossval.compare_variants(reports, compare, chosen)
+            for name, r in result.items():
+                seeds = ", ".join(
+                    f"seed {row['seed']} {row['mean']:.3f} vs {row['baseline']:.3f}"
+                    for row in r["per_seed"]
+                )
+                console.print(
+                    f"{name} vs {compare} ({chosen}): {r['mean']:.3f} vs "
+                    f"{r['baseline_mean']:.3f} over {r['folds']} folds; won {r['won']}, "
+                    f"lost {r['lost']}, tied {r['tied']} ({seeds})"
+                )
+            if json_output:
+                typer.echo(json.dumps(result))
+            return
         if final or card:
             report_path = out_dir / "cv_report.json"
             if not report_path.is_file():

@@ -16,6 +16,9 @@ import pytest
 from ml.crossval import (
     CARD_HEADING,
     add_card_section,
+    compare_variants,
+    fold_scores,
+    format_table,
     make_folds,
     merge_reports,
     parse_variant,
@@ -183,3 +186,82 @@ def test_reports_merge_only_on_the_same_folds() -> None:
     # the same folds on another thread count score differently: not one table
     with pytest.raises(ValueError, match=r"thread counts \[1, 2\]"):
         merge_reports([report("a"), report("b", threads=2)])
+
+
+def _scored(seed: int, variants: dict[str, list[float]], task: str = "dog-bark") -> dict:
+    """A CV report whose variants scored these bark F1 per fold (macro-F1 the same)."""
+
+    def fold(i: int, f1: float) -> dict:
+        return {
+            "fold": i, "accuracy": f1, "macro_f1": f1, "balanced_accuracy": f1,
+            "per_class_f1": {"bark": f1, "non_bark": 1.0},
+        }  # fmt: skip
+
+    def variant(scores: list[float]) -> dict:
+        per_fold = [fold(i, f1) for i, f1 in enumerate(scores)]
+        mean = {"mean": sum(scores) / len(scores), "sd": 0.0}
+        pooled = {"macro_f1": 0.5, "balanced_accuracy": 0.5, "per_class_f1": {"bark": 0.25}}
+        return {"per_fold": per_fold, "macro_f1": mean, "balanced_accuracy": mean,
+                "accuracy": mean, "pooled": pooled}  # fmt: skip
+
+    return {
+        "task": task,
+        "seed": seed,
+        "variants": {name: variant(scores) for name, scores in variants.items()},
+        "majority": variant([0.0] * len(next(iter(variants.values())))),
+    }
+
+
+def test_variants_compare_fold_by_fold_across_fold_seeds() -> None:
+    reports = [
+        _scored(0, {"recipe": [0.8, 0.9, 0.7], "new": [0.9, 0.9, 0.6]}),
+        _scored(1, {"recipe": [0.5, 0.5, 0.5], "new": [0.6, 0.7, 0.5]}),
+    ]
+    result = compare_variants(reports, "recipe", "f1:bark")
+    assert list(result) == ["new"]
+    new = result["new"]
+    assert (new["won"], new["lost"], new["tied"], new["folds"]) == (3, 1, 2, 6)
+    assert new["mean"] == pytest.approx(4.2 / 6) and new["baseline_mean"] == pytest.approx(3.9 / 6)
+    assert [row["seed"] for row in new["per_seed"]] == [0, 1]
+    assert new["per_seed"][1]["mean"] == pytest.approx(0.6)
+    assert new["per_seed"][1]["baseline"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="no 'missing' variant"):
+        compare_variants(reports, "missing")
+    with pytest.raises(ValueError, match="f1:LABEL"):
+        fold_scores(reports[0]["variants"]["new"], "f1:meow")
+    assert fold_scores(reports[0]["variants"]["new"], "macro_f1") == [0.9, 0.9, 0.6]
+
+
+def test_a_binary_task_table_shows_its_positive_label_f1() -> None:
+    table = format_table(_scored(0, {"recipe": [0.8, 0.9, 0.7]}))
+    header, _, recipe, majority = table.splitlines()
+    assert header.endswith("| bark F1 (mean ± sd) | pooled bark F1 |")
+    assert recipe.endswith("| 0.800 ± 0.100 | 0.250 |")
+    assert majority.startswith("| majority class |") and majority.endswith(
+        "| 0.000 ± 0.000 | 0.250 |"
+    )
+    plain = format_table(_scored(0, {"recipe": [0.8, 0.9, 0.7]}, task="cat-context"))
+    assert "bark" not in plain and plain.splitlines()[0].endswith("pooled balanced acc. |")
+
+
+def test_miao_cv_compare_reads_several_fold_seeds(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from miao.cli import app
+
+    for seed, new in ((0, [0.9, 0.9, 0.6]), (1, [0.6, 0.7, 0.5])):
+        folder = tmp_path / f"s{seed}"
+        folder.mkdir()
+        recipe = [0.8, 0.9, 0.7] if seed == 0 else [0.5, 0.5, 0.5]
+        report = _scored(seed, {"recipe": recipe, "new": new})
+        (folder / "cv_report.json").write_text(json.dumps(report))
+    args = ["cv", "dog-bark", "--compare", "recipe", "--out", str(tmp_path / "s0")]
+    result = CliRunner().invoke(app, [*args, "--include", str(tmp_path / "s1"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "new vs recipe (f1:bark): 0.700 vs 0.650 over 6 folds; won 3, lost 1, tied 2" in (
+        " ".join(result.stderr.split())
+    )
+    assert json.loads(result.stdout)["new"]["won"] == 3
+    missing = CliRunner().invoke(app, [*args, "--include", str(tmp_path / "none")])
+    assert missing.exit_code == 2
+    assert f"no{tmp_path / 'none' / 'cv_report.json'};run" in "".join(missing.stderr.split())
