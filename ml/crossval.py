@@ -414,11 +414,17 @@ def compare_variants(
     """Each variant against ``baseline`` over CV runs with other fold seeds, fold by fold.
 
     Why: one fold seed's mean can be luck (on cat-context a variant won 2 folds of 5 and the
-    mean). Returns per variant: the mean ``score`` per report (baseline beside it), the mean
-    over all folds, and the folds won, lost and tied against the baseline on the same fold.
+    mean). Reports of the same fold seed are merged first (:func:`merge_reports`: same folds,
+    same threads), so a variant run later into its own folder meets the baseline on its folds.
+    Returns per variant: the mean ``score`` per fold seed (baseline beside it), the mean over
+    all folds, and the folds won, lost and tied against the baseline on the same fold.
     """
+    by_seed: dict[int, list[dict[str, Any]]] = {}
+    for report in reports:
+        by_seed.setdefault(int(report["seed"]), []).append(report)
+    reports = [merge_reports(group) if len(group) > 1 else group[0] for group in by_seed.values()]
     out: dict[str, dict[str, Any]] = {}
-    names = [n for n in reports[0]["variants"] if n != baseline]
+    names = [n for n in dict.fromkeys(n for r in reports for n in r["variants"]) if n != baseline]
     for report in reports:
         if baseline not in report["variants"]:
             raise ValueError(f"report of fold seed {report['seed']} has no {baseline!r} variant")

@@ -57,7 +57,7 @@ def cv(
     include: list[Path] = typer.Option(
         [],
         help="With --card: also the cv_report.json of these CV folders (same folds); with "
-        "--compare: CV folders of other fold seeds. Repeatable.",
+        "--compare: more CV folders, of any fold seed (those of one seed are merged). Repeatable.",
     ),
     compare: str = typer.Option(
         "",

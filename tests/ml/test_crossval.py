@@ -225,6 +225,14 @@ def test_variants_compare_fold_by_fold_across_fold_seeds() -> None:
     assert [row["seed"] for row in new["per_seed"]] == [0, 1]
     assert new["per_seed"][1]["mean"] == pytest.approx(0.6)
     assert new["per_seed"][1]["baseline"] == pytest.approx(0.5)
+    # a variant run later into its own folder, on seed 1's folds: merged with that seed's report
+    later = _scored(1, {"later": [0.5, 0.4, 0.5]})
+    for report in (*reports, later):
+        report.update(k=3, split_seed=0, n_clips=9, folds=[{"fold": i} for i in range(3)])
+    both = compare_variants([*reports, later], "recipe", "f1:bark")
+    assert list(both) == ["new", "later"] and both["new"] == new
+    assert (both["later"]["won"], both["later"]["lost"], both["later"]["tied"]) == (0, 1, 2)
+    assert [row["seed"] for row in both["later"]["per_seed"]] == [1]
     with pytest.raises(ValueError, match="no 'missing' variant"):
         compare_variants(reports, "missing")
     with pytest.raises(ValueError, match="f1:LABEL"):
