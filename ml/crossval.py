@@ -167,6 +167,72 @@ def _last_epoch_predictions(run_dir: Path, clips: Sequence[Clip], cache_dir: Pat
     return run_predictions(run_dir, clips, cache_dir, weights=LAST_WEIGHTS)[0]
 
 
+@dataclass(frozen=True)
+class OutOfFold:
+    """One fold's held-out clips as its model (last epoch) scored them, for post-hoc choices
+    such as a label prior: every clip is scored by a model that never heard its group."""
+
+    fold_seed: int
+    fold: int
+    y_true: tuple[str, ...]
+    probabilities: np.ndarray  # [clips, labels], in the task's label order
+    train_counts: dict[str, int]  # the fold's training clips per label
+
+
+def out_of_fold(
+    cv_dir: Path,
+    variant: str,
+    shared_dir: Path | None = None,
+    cache_dir: Path = Path("var/cache"),
+) -> list[OutOfFold]:
+    """Every fold of ``variant`` in a CV folder, its held-out clips scored by its last epoch.
+
+    The folds are rebuilt from the report (task, split seed, fold seed, k) and must match what
+    it recorded, so a changed manifest or split cannot pair a model with clips it trained on.
+    """
+    from ml.train import make_split
+
+    path = cv_dir / "cv_report.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path}; run `miao cv` with --out {cv_dir} first")
+    report = json.loads(path.read_text())
+    if variant not in report["variants"]:
+        raise ValueError(
+            f"no variant {variant!r} in {path}; it has {', '.join(report['variants'])}"
+        )
+    labels = list(get_task(report["task"]).labels)
+    split = make_split(report["task"], int(report["split_seed"]), shared_dir)
+    clips: Sequence[Clip] = [*split.train, *split.val]
+    if report.get("max_clips_per_class"):  # as run_cv capped them
+        from ml.train import cap_per_class
+
+        clips = cap_per_class(clips, int(report["max_clips_per_class"]), int(report["seed"]))
+    folds = make_folds(clips, int(report["k"]), int(report["seed"]))
+    out = []
+    for fold, recorded in zip(folds, report["folds"], strict=True):
+        counts = {lab: sum(c.label == lab for c in fold.val) for lab in labels}
+        if len(fold.val) != recorded["n_val"] or counts != recorded["val_counts"]:
+            raise ValueError(
+                f"{path}: fold {fold.index} no longer holds the clips it was scored on"
+            )
+        run_dir = cv_dir / variant / f"fold-{fold.index}"
+        if not (run_dir / LAST_WEIGHTS).is_file():
+            if not (run_dir / "checkpoint.pt").is_file():
+                raise FileNotFoundError(f"no trained fold model in {run_dir}")
+            save_last_epoch(run_dir)
+        _, probs = run_predictions(run_dir, fold.val, cache_dir, weights=LAST_WEIGHTS)
+        out.append(
+            OutOfFold(
+                fold_seed=int(report["seed"]),
+                fold=fold.index,
+                y_true=tuple(c.label for c in fold.val),
+                probabilities=probs,
+                train_counts={lab: sum(c.label == lab for c in fold.train) for lab in labels},
+            )
+        )
+    return out
+
+
 def _summary(per_fold: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for key in SCORES:
@@ -238,6 +304,7 @@ def run_cv(
         "seed": seed,
         "split_seed": split_seed,
         "n_clips": len(clips),
+        "max_clips_per_class": max_clips_per_class,
         "n_groups": len({c.group for c in clips}),
         "class_counts": {lab: sum(c.label == lab for c in clips) for lab in labels},
         "test_part_read": False,

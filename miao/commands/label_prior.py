@@ -19,13 +19,21 @@ def label_prior(
         None, help="Model folder (default: the shipped ml/weights/TASK).", file_okay=False
     ),
     metric: str = typer.Option(
-        "macro_f1", help="What τ is chosen by on validation: macro_f1, accuracy, balanced_accuracy."
+        "macro_f1",
+        help="What τ is chosen by: macro_f1, accuracy, balanced_accuracy or f1:LABEL.",
     ),
     min_gain: float = typer.Option(
         0.01,
         min=0.0,
         help="How much a larger τ must win on validation by (about a recipe's seed spread).",
     ),
+    cv: list[Path] = typer.Option(
+        [],
+        help="Choose τ from these `miao cv` folders' out-of-fold probabilities (one per fold "
+        "seed) instead of the validation split; repeatable.",
+        file_okay=False,
+    ),
+    cv_variant: str = typer.Option("", help="With --cv: the cross-validated variant to read."),
     write: bool = typer.Option(
         False, "--write", help="Write the chosen prior into the folder (τ = 0 removes one)."
     ),
@@ -35,13 +43,16 @@ def label_prior(
 
     Class-balanced training leaves a model acting as if every label were equally common; where
     they are not, that costs accuracy. τ (0, 0.25, 0.5, 0.75 or 1) is chosen on the validation
-    part of the model's split (the smallest, unless a larger wins by more than --min-gain), then the test figures with and without it are printed. With
+    part of the model's split (the smallest, unless a larger wins by more than --min-gain), or
+    with --cv on the out-of-fold probabilities of cross-validated runs of the same recipe (a
+    larger τ must also win on most fold seeds); then the test figures with and without it are
+    printed. With
     --write the prior becomes a tensor of the weights file (so the model id changes) and the
     config, metrics.json and model card record it. Exit 2 on a bad task, metric or folder;
     exit 1 when ../shared (the clips) is missing.
     """
     from backend.settings import get_settings
-    from ml.calibrate import METRICS, fit_prior, write_prior
+    from ml.calibrate import check_metric, fit_prior, write_prior
     from ml.registry import ModelNotFoundError, weights_dir
     from ml.tasks import get_task
 
@@ -50,8 +61,13 @@ def label_prior(
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    if metric not in METRICS:
-        console.print(f"[red]error:[/] --metric must be one of {', '.join(METRICS)}")
+    try:
+        check_metric(metric, get_task(task).labels)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] --metric: {exc}")
+        raise typer.Exit(2) from None
+    if bool(cv) != bool(cv_variant):
+        console.print("[red]error:[/] --cv and --cv-variant go together")
         raise typer.Exit(2)
     settings = get_settings()
     folder = model or weights_dir() / task
@@ -59,28 +75,43 @@ def label_prior(
         console.print(f"[red]error:[/] no clips: {settings.shared_dir / 'data'} is missing")
         raise typer.Exit(1)
     try:
-        with console.status(f"scoring {folder} on validation and test"):
+        on = "the CV folds" if cv else "validation"
+        with console.status(f"scoring {folder} on {on} and test"):
             record = fit_prior(
-                folder, task, metric, settings.var_dir / "cache", settings.shared_dir, min_gain
+                folder,
+                task,
+                metric,
+                settings.var_dir / "cache",
+                settings.shared_dir,
+                min_gain,
+                cv_dirs=cv,
+                cv_variant=cv_variant,
             )
-    except (ModelNotFoundError, ValueError, KeyError) as exc:
+    except (ModelNotFoundError, ValueError, KeyError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     if json_output:
         typer.echo(json.dumps(record))
     else:
+        on = "out-of-fold" if cv else "val"
+
+        def extra(row: dict) -> str:
+            return f"  {metric} {row[metric]:.3f}" if metric.startswith("f1:") else ""
+
         for row in record["validation"]:
             mark = "  ← chosen" if row["strength"] == record["strength"] else ""
+            seeds = "".join(f"  seed {k} {v:.3f}" for k, v in row.get("per_fold_seed", {}).items())
             typer.echo(
-                f"τ {row['strength']:<4g} val acc {row['accuracy']:.3f}  macro-F1 "
-                f"{row['macro_f1']:.3f}  balanced {row['balanced_accuracy']:.3f}{mark}"
+                f"τ {row['strength']:<4g} {on} acc {row['accuracy']:.3f}  macro-F1 "
+                f"{row['macro_f1']:.3f}  balanced {row['balanced_accuracy']:.3f}"
+                f"{extra(row)}{seeds}{mark}"
             )
         for name in ("test_without", "test_with"):
             s = record[name]
             typer.echo(
                 f"test {'without' if name == 'test_without' else 'with'} prior: acc "
                 f"{s['accuracy']:.3f}  macro-F1 {s['macro_f1']:.3f}  balanced "
-                f"{s['balanced_accuracy']:.3f}"
+                f"{s['balanced_accuracy']:.3f}{extra(s)}"
             )
     if write:
         new_id = write_prior(folder, record)

@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ml.crossval import (
@@ -21,12 +22,14 @@ from ml.crossval import (
     format_table,
     make_folds,
     merge_reports,
+    out_of_fold,
     parse_variant,
     run_cv,
     variant_config,
     write_folds,
 )
 from ml.data import Clip
+from ml.evaluate import metrics
 
 
 def _clips(groups_per_label: dict[str, int], clips_per_group: int = 2) -> list[Clip]:
@@ -146,6 +149,26 @@ def test_tiny_cv_run_on_real_clips_writes_a_full_report(tmp_path: Path, shared_d
     assert variant["config"]["patience"] == 1 and variant["config"]["seed"] == 1
     assert (out / "tiny" / "fold-0" / "last.safetensors").is_file()
     assert report["ranking"] == ["tiny"]
+
+    # out-of-fold probabilities give back the labels the report scored, fold by fold
+    scored = out_of_fold(out, "tiny", shared_dir, tmp_path / "cache")
+    assert [(f.fold_seed, f.fold) for f in scored] == [(1, 0), (1, 1)]
+    labels = ["brushing", "waiting_for_food", "isolation"]
+    y_true = [y for f in scored for y in f.y_true]
+    y_pred = [labels[i] for f in scored for i in f.probabilities.argmax(1)]
+    assert metrics(y_true, y_pred, labels)["macro_f1"] == pytest.approx(
+        variant["pooled"]["macro_f1"]
+    )
+    assert all(np.allclose(f.probabilities.sum(1), 1.0) for f in scored)
+    assert sum(sum(f.train_counts.values()) for f in scored) == 18  # each clip trained on once
+    with pytest.raises(ValueError, match="no variant 'other'"):
+        out_of_fold(out, "other", shared_dir, tmp_path / "cache")
+    tampered = json.loads((out / "cv_report.json").read_text())
+    tampered["folds"][0]["n_val"] += 1
+    (out / "cv_report.json").write_text(json.dumps(tampered))
+    with pytest.raises(ValueError, match="fold 0 no longer holds the clips"):
+        out_of_fold(out, "tiny", shared_dir, tmp_path / "cache")
+    (out / "cv_report.json").write_text(json.dumps(report))
 
     card = tmp_path / "MODEL_CARD.md"
     card.write_text("# card\n\n## Limits\n\nsmall.\n")

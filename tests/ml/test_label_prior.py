@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file, save_file
 
-from ml.calibrate import CARD_START, choose_strength, write_prior
+from ml.calibrate import CARD_START, card_section, choose_strength, choose_strength_cv, write_prior
+from ml.crossval import OutOfFold
 from ml.ensemble import EnsembleMismatch, build_ensemble
 from ml.label_prior import LOG_WEIGHT_KEY, log_weight, reweighted
 from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, Labeller, sha256_file
@@ -63,6 +64,81 @@ def test_strength_is_chosen_on_validation_and_a_margin_keeps_the_model_as_traine
     assert choose_strength(y, probs, COUNTS, LABELS, "accuracy", min_gain=1.0).strength == 0.0
     with pytest.raises(ValueError, match="metric"):
         choose_strength(y, probs, COUNTS, LABELS, metric="auc")
+
+
+def _folds(dog_scores_per_seed: dict[int, float]) -> list[OutOfFold]:
+    """Two folds per fold seed of the imbalanced clips; ``dog_scores_per_seed`` lifts the cats'
+    dog probability in that seed (a higher lift: the prior helps more there)."""
+    y, probs = _imbalanced_validation()
+    out = []
+    for seed, lift in dog_scores_per_seed.items():
+        p_dog = np.clip(probs[:, 1] + np.where(np.array(y) == "cat", lift, 0.0), 0.0, 0.99)
+        shifted = np.stack([1 - p_dog, p_dog], axis=1)
+        for fold, rows in enumerate((slice(0, 50), slice(50, 100))):
+            part = list(range(100))[rows]
+            out.append(OutOfFold(seed, fold, tuple(y[i] for i in part), shifted[part], COUNTS))
+    return out
+
+
+def test_strength_from_cross_validation_must_win_pooled_and_on_most_fold_seeds() -> None:
+    choice = choose_strength_cv(_folds({0: 0.0, 1: 0.1, 2: 0.2}), LABELS, "f1:dog", 0.0)
+    by_strength = {row["strength"]: row for row in choice.table}
+    assert choice.strength > 0
+    assert by_strength[choice.strength]["f1:dog"] > by_strength[0.0]["f1:dog"]
+    assert set(by_strength[0.0]["per_fold_seed"]) == {"0", "1", "2"}
+    # the pooled score is over all 300 out-of-fold predictions of the three fold seeds
+    assert all(row["f1:dog"] == pytest.approx(_pooled_f1(row["strength"])) for row in choice.table)
+    assert choose_strength_cv(_folds({0: 0.0}), LABELS, "f1:dog", 1.0).strength == 0.0
+    with pytest.raises(ValueError, match="f1:LABEL"):
+        choose_strength_cv(_folds({0: 0.0}), LABELS, "f1:cow")
+
+
+def test_a_larger_strength_that_wins_in_one_fold_seed_of_three_is_not_taken() -> None:
+    """Seed 0's clips are well calibrated; only seed 2's need the prior. A pooled gain that one
+    seed makes must not move the choice."""
+    folds = _folds({0: -0.3, 1: -0.3, 2: 0.3})
+    table = choose_strength_cv(folds, LABELS, "f1:dog", 0.0).table
+    gains = {row["strength"]: row for row in table}
+    assert any(
+        gains[s]["f1:dog"] > gains[0.0]["f1:dog"]
+        and sum(gains[s]["per_fold_seed"][k] > gains[0.0]["per_fold_seed"][k] for k in "012") < 2
+        for s in gains
+        if s > 0
+    )
+    assert choose_strength_cv(folds, LABELS, "f1:dog", 0.0).strength == 0.0
+
+
+def _pooled_f1(strength: float) -> float:
+    from ml.calibrate import _scored
+
+    folds = _folds({0: 0.0, 1: 0.1, 2: 0.2})
+    y = [label for f in folds for label in f.y_true]
+    probs = np.concatenate([f.probabilities for f in folds])
+    return _scored(y, probs, LABELS, log_weight(COUNTS, LABELS, strength))["per_class"]["dog"]["f1"]
+
+
+def test_a_card_names_cross_validation_and_the_positive_label_f1() -> None:
+    row = {"accuracy": 0.9, "macro_f1": 0.8, "balanced_accuracy": 0.85, "f1:dog": 0.7}
+    record = {
+        "task": "dog-bark", "labels": LABELS, "train_counts": COUNTS, "strength": 0.5,
+        "chosen_by": "cross-validation f1:dog (out-of-fold, variant recipe, 15 folds of fold "
+        "seeds 0, 1, 2)", "metric": "f1:dog", "min_gain": 0.02, "n_val": 300, "n_test": 20,
+        "validation": [{"strength": 0.0, **row}, {"strength": 0.5, **row, "f1:dog": 0.75}],
+        "test_without": {"strength": 0.0, **row}, "test_with": {"strength": 0.5, **row},
+        "test_confusion_without": [[9, 1], [1, 9]], "test_confusion_with": [[10, 0], [2, 8]],
+        "cv": {"dirs": ["var/cv/a", "var/cv/b"], "variant": "recipe"},
+    }  # fmt: skip
+    text = card_section(record)
+    assert (
+        "| τ | out-of-fold accuracy | out-of-fold macro-F1 | out-of-fold balanced acc. | "
+        "out-of-fold dog F1 |" in text
+    )
+    assert "| 0.5 | 0.900 | 0.800 | 0.850 | 0.750 |" in text
+    assert (
+        "300 out-of-fold predictions; a larger τ had to win by more than 0.02 and on most" in text
+    )
+    assert "dog F1 0.700 → **0.700**" in text
+    assert "--cv-variant recipe --cv var/cv/a --cv var/cv/b`" in text
 
 
 def _copy(task: str, tmp_path: Path) -> Path:
@@ -163,3 +239,7 @@ def test_the_command_refuses_an_unknown_task_or_metric_with_exit_2() -> None:
     assert unknown.exit_code == 2 and "parrot" in unknown.stderr
     metric = runner.invoke(app, ["label-prior", "dog-bark", "--metric", "auc"])
     assert metric.exit_code == 2 and "--metric" in metric.stderr
+    cow = runner.invoke(app, ["label-prior", "dog-bark", "--metric", "f1:cow"])
+    assert cow.exit_code == 2 and "f1:LABEL" in cow.stderr
+    lone = runner.invoke(app, ["label-prior", "dog-bark", "--cv", "var/cv/x"])
+    assert lone.exit_code == 2 and "--cv and --cv-variant go together" in lone.stderr
