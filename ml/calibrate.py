@@ -164,6 +164,8 @@ def fit_prior(
     extra: dict[str, Any] = {}
     if cv_dirs:
         for cv_dir in cv_dirs:
+            if not (cv_dir / "cv_report.json").is_file():
+                raise FileNotFoundError(f"no {cv_dir / 'cv_report.json'}; run `miao cv` first")
             report = json.loads((cv_dir / "cv_report.json").read_text())
             if report["task"] != task or int(report["split_seed"]) != seed:
                 raise ValueError(
