@@ -70,8 +70,9 @@ LENGTH_GUARD: dict[str, dict[str, float | int | str]] = {
     # Chosen on validation: gain jitter and noise-mixed copies lowered val macro-F1 (about 0.60
     # with them); padding instead of tiling kept part of the shortcut (0.3 s cat crops -> cat
     # 0.27, 0.3 s crops of anything -> human_speech 0.42). dog-bark has the same shortcut (0.3 s
-    # bark crops: 0/13 bark) but the guarded run lost on validation (bark F1 about 0.77 vs 0.88),
-    # so it is not switched on there.
+    # bark crops: 0/13 bark) but the guarded run lost on validation (bark F1 about 0.77 vs 0.88)
+    # and in 15-fold cross-validation (0.58 vs 0.68); crops alone kept short barks at 0.68 but
+    # called pure tones bark (dog-bark card), so it is not switched on there.
     "source": {
         "fill": "tile",
         "crop_p": 0.35,
