@@ -140,10 +140,12 @@ def fit_prior(
     min_gain: float = 0.01,
     cv_dirs: Sequence[Path] = (),
     cv_variant: str = "",
+    score_test: bool = True,
 ) -> dict[str, Any]:
     """τ chosen on the validation part of the model's split, or from the out-of-fold
     probabilities of ``cv_variant`` in the ``cv_dirs`` (``miao cv`` folders of this task, one
-    per fold seed; :func:`choose_strength_cv`); test figures before and after."""
+    per fold seed; :func:`choose_strength_cv`); test figures before and after, unless
+    ``score_test`` is off (a choice looked at before anyone reads test; nothing to write)."""
     from ml.train import model_split  # the split the model was trained on
 
     loaded = load_members(folder)  # its members; a label prior it carries is not applied
@@ -193,10 +195,18 @@ def fit_prior(
         )
         n_chosen_on, chosen_by = len(y_val), f"validation {metric}"
     weight = log_weight(train_counts, labels, choice.strength)
-    test_probs = probabilities("test")
-    y_test = [c.label for c in parts["test"]]
-    without = _scored(y_test, test_probs, labels, None)
-    with_prior = _scored(y_test, test_probs, labels, weight)
+    if score_test:
+        test_probs = probabilities("test")
+        y_test = [c.label for c in parts["test"]]
+        without = _scored(y_test, test_probs, labels, None)
+        with_prior = _scored(y_test, test_probs, labels, weight)
+        extra |= {
+            "test_without": _row(0.0, without, metric),
+            "test_with": _row(choice.strength, with_prior, metric),
+            "test_confusion_without": without["confusion"],
+            "test_confusion_with": with_prior["confusion"],
+            "n_test": len(y_test),
+        }
     return {
         "task": task,
         "labels": labels,
@@ -208,12 +218,7 @@ def fit_prior(
         "strength": choice.strength,
         "log_weight": [round(float(w), 6) for w in weight],
         "validation": choice.table,
-        "test_without": _row(0.0, without, metric),
-        "test_with": _row(choice.strength, with_prior, metric),
-        "test_confusion_without": without["confusion"],
-        "test_confusion_with": with_prior["confusion"],
         "n_val": n_chosen_on,
-        "n_test": len(y_test),
         **extra,
     }
 
@@ -294,6 +299,8 @@ def write_prior(folder: Path, record: dict[str, Any]) -> str:
     Every file is written in full beside its target first; only then are they moved into place,
     the weights last, so a failure while writing leaves the folder as it was.
     """
+    if "test_with" not in record:
+        raise ValueError("this choice was made without the test figures the card records")
     weights_path = folder / WEIGHTS_FILE
     with safe_open(str(weights_path), "pt") as handle:  # one read: tensors and header
         metadata = handle.metadata()  # kept as it was

@@ -541,7 +541,8 @@ def describe_variant(v: dict[str, Any]) -> str:
         + (f", weight EMA {c['weight_ema']:g}" if c.get("weight_ema") else "")
         + (", short clips tiled" if c.get("fill") == "tile" else "")
         + (
-            f", {c['synthetic_negatives']} synthetic negatives"
+            f", {c['synthetic_negatives']} synthetic negatives "
+            f"({c.get('synthetic_share', 0.35):.0%} of the negative label's draws)"
             if c.get("synthetic_negatives")
             else ""
         )

@@ -25,7 +25,8 @@ def label_prior(
     min_gain: float = typer.Option(
         0.01,
         min=0.0,
-        help="How much a larger τ must win on validation by (about a recipe's seed spread).",
+        help="How much a larger τ must win by on validation or the CV folds (about a recipe's "
+        "seed spread).",
     ),
     cv: list[Path] = typer.Option(
         [],
@@ -34,6 +35,12 @@ def label_prior(
         file_okay=False,
     ),
     cv_variant: str = typer.Option("", help="With --cv: the cross-validated variant to read."),
+    test: bool = typer.Option(
+        True,
+        "--test/--no-test",
+        help="Score the test split with and without the prior. --no-test shows the choice "
+        "alone, before anyone reads test (it cannot --write: the card records test).",
+    ),
     write: bool = typer.Option(
         False, "--write", help="Write the chosen prior into the folder (τ = 0 removes one)."
     ),
@@ -69,6 +76,9 @@ def label_prior(
     if bool(cv) != bool(cv_variant):
         console.print("[red]error:[/] --cv and --cv-variant go together")
         raise typer.Exit(2)
+    if write and not test:
+        console.print("[red]error:[/] --write needs the test figures: drop --no-test")
+        raise typer.Exit(2)
     settings = get_settings()
     folder = model or weights_dir() / task
     if not (settings.shared_dir / "data").is_dir():
@@ -76,7 +86,7 @@ def label_prior(
         raise typer.Exit(1)
     try:
         on = "the CV folds" if cv else "validation"
-        with console.status(f"scoring {folder} on {on} and test"):
+        with console.status(f"scoring {folder} on {on}" + (" and test" if test else "")):
             record = fit_prior(
                 folder,
                 task,
@@ -86,6 +96,7 @@ def label_prior(
                 min_gain,
                 cv_dirs=cv,
                 cv_variant=cv_variant,
+                score_test=test,
             )
     except (ModelNotFoundError, ValueError, KeyError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}")
@@ -106,7 +117,9 @@ def label_prior(
                 f"{row['macro_f1']:.3f}  balanced {row['balanced_accuracy']:.3f}"
                 f"{extra(row)}{seeds}{mark}"
             )
-        for name in ("test_without", "test_with"):
+        if not test:
+            typer.echo("test not scored (--no-test)")
+        for name in ("test_without", "test_with") if test else ():
             s = record[name]
             typer.echo(
                 f"test {'without' if name == 'test_without' else 'with'} prior: acc "

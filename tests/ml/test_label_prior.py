@@ -227,6 +227,15 @@ def test_fit_rebuilds_the_models_split_and_scores_what_its_card_reports(
     assert record["strength"] in STRENGTHS
     with pytest.raises(ValueError, match="not 'source'"):
         fit_prior(folder, "source", "macro_f1", tmp_path / "cache", shared_dir)
+    # without test: the same choice from the same table, and nothing a card could be written from
+    blind = fit_prior(
+        folder, "dog-bark", "macro_f1", tmp_path / "cache", shared_dir, score_test=False
+    )
+    assert blind["validation"] == record["validation"]
+    assert blind["strength"] == record["strength"]
+    assert not {"test_with", "test_without", "n_test"} & set(blind)
+    with pytest.raises(ValueError, match="without the test figures"):
+        write_prior(_copy("dog-bark", tmp_path), blind)
 
 
 def test_the_command_refuses_an_unknown_task_or_metric_with_exit_2() -> None:
@@ -243,3 +252,5 @@ def test_the_command_refuses_an_unknown_task_or_metric_with_exit_2() -> None:
     assert cow.exit_code == 2 and "f1:LABEL" in cow.stderr
     lone = runner.invoke(app, ["label-prior", "dog-bark", "--cv", "var/cv/x"])
     assert lone.exit_code == 2 and "--cv and --cv-variant go together" in lone.stderr
+    blind = runner.invoke(app, ["label-prior", "dog-bark", "--no-test", "--write"])
+    assert blind.exit_code == 2 and "--write needs the test figures" in blind.stderr

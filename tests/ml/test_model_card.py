@@ -112,7 +112,11 @@ def test_a_cnn_card_and_a_cv_variant_name_the_donor_of_their_convolutions() -> N
     phone = describe_variant({"config": {**base, "aug_copies": 1, "aug_preset": "phone"}})
     assert "aug_copies 1 (phone), crop_p" in phone
     guarded = describe_variant({"config": {**base, "fill": "tile", "synthetic_negatives": 150}})
-    assert guarded.endswith(", short clips tiled, 150 synthetic negatives")
+    assert guarded.endswith(
+        ", short clips tiled, 150 synthetic negatives (35% of the negative label's draws)"
+    )
+    few = {**base, "synthetic_negatives": 150, "synthetic_share": 0.1}
+    assert "150 synthetic negatives (10% of" in describe_variant({"config": few})
     assert "tiled" not in describe_variant({"config": {**base, "fill": "pad"}})
     averaged = describe_variant({"config": {**base, "weight_ema": 0.997}})
     assert averaged.endswith(", weight EMA 0.997") and "EMA" not in describe_variant(
