@@ -243,11 +243,7 @@ def card_section(record: dict[str, Any]) -> str:
         f" ({record['test_confusion_without'][i][i]} without)"
         for i, label in enumerate(record["labels"])
     )
-    headline = (
-        f", {positive} F1 {before[metric]:.3f} → **{after[metric]:.3f}**"
-        if positive and metric in before and metric in after
-        else ""
-    )
+    headline = f", {positive} F1 {before[metric]:.3f} → **{after[metric]:.3f}**" if positive else ""
     shares = ", ".join(f"{k} {v}" for k, v in record["train_counts"].items())
     if "cv" in record:
         cv = record["cv"]

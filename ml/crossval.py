@@ -81,6 +81,19 @@ def make_folds(clips: Sequence[Clip], k: int, seed: int) -> list[Fold]:
     return folds
 
 
+def capped_folds(
+    clips: Sequence[Clip], k: int, seed: int, max_clips_per_class: int | None = None
+) -> tuple[list[Clip], list[Fold]]:
+    """The clips a CV folds (capped per label first, when asked) and their folds: what
+    :func:`run_cv` trains on and :func:`out_of_fold` rebuilds from its report."""
+    kept = list(clips)
+    if max_clips_per_class:
+        from ml.train import cap_per_class
+
+        kept = list(cap_per_class(kept, max_clips_per_class, seed))
+    return kept, make_folds(kept, k, seed)
+
+
 def write_folds(folds: Sequence[Fold], path: Path, root: Path | None = None) -> Path:
     """One row per held-out clip: ``fold,path,label,group,dataset`` (paths relative to ``root``)."""
     root = Path(root or default_shared_dir()).resolve()
@@ -202,12 +215,12 @@ def out_of_fold(
         )
     labels = list(get_task(report["task"]).labels)
     split = make_split(report["task"], int(report["split_seed"]), shared_dir)
-    clips: Sequence[Clip] = [*split.train, *split.val]
-    if report.get("max_clips_per_class"):  # as run_cv capped them
-        from ml.train import cap_per_class
-
-        clips = cap_per_class(clips, int(report["max_clips_per_class"]), int(report["seed"]))
-    folds = make_folds(clips, int(report["k"]), int(report["seed"]))
+    _, folds = capped_folds(
+        [*split.train, *split.val],
+        int(report["k"]),
+        int(report["seed"]),
+        report.get("max_clips_per_class"),
+    )
     out = []
     for fold, recorded in zip(folds, report["folds"], strict=True):
         counts = {lab: sum(c.label == lab for c in fold.val) for lab in labels}
@@ -216,10 +229,8 @@ def out_of_fold(
                 f"{path}: fold {fold.index} no longer holds the clips it was scored on"
             )
         run_dir = cv_dir / variant / f"fold-{fold.index}"
-        if not (run_dir / LAST_WEIGHTS).is_file():
-            if not (run_dir / "checkpoint.pt").is_file():
-                raise FileNotFoundError(f"no trained fold model in {run_dir}")
-            save_last_epoch(run_dir)
+        if not (run_dir / LAST_WEIGHTS).is_file():  # run_cv saves it when it scores the fold
+            raise FileNotFoundError(f"no last-epoch fold model {run_dir / LAST_WEIGHTS}")
         _, probs = run_predictions(run_dir, fold.val, cache_dir, weights=LAST_WEIGHTS)
         out.append(
             OutOfFold(
@@ -282,10 +293,7 @@ def run_cv(
     if clips is None:
         split = make_split(task, split_seed, shared_dir)
         clips, test = [*split.train, *split.val], split.test
-    if max_clips_per_class:
-        from ml.train import cap_per_class
-
-        clips = cap_per_class(clips, max_clips_per_class, seed)
+    clips, folds = capped_folds(clips, k, seed, max_clips_per_class)
     test_groups = {c.group for c in test}
     leaked = test_groups & {c.group for c in clips}
     if leaked:
@@ -294,7 +302,6 @@ def run_cv(
         )
     base = {"seed": seed, **(base or {})}
     configs = {name: variant_config(task, base, over) for name, over in variants.items()}
-    folds = make_folds(clips, k, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_folds(folds, out_dir / "folds.csv", shared_dir)
 

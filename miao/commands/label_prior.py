@@ -85,8 +85,8 @@ def label_prior(
         console.print(f"[red]error:[/] no clips: {settings.shared_dir / 'data'} is missing")
         raise typer.Exit(1)
     try:
-        on = "the CV folds" if cv else "validation"
-        with console.status(f"scoring {folder} on {on}" + (" and test" if test else "")):
+        chosen_on = "the CV folds" if cv else "validation"
+        with console.status(f"scoring {folder} on {chosen_on}" + (" and test" if test else "")):
             record = fit_prior(
                 folder,
                 task,
@@ -104,7 +104,7 @@ def label_prior(
     if json_output:
         typer.echo(json.dumps(record))
     else:
-        on = "out-of-fold" if cv else "val"
+        column = "out-of-fold" if cv else "val"
 
         def extra(row: dict) -> str:
             return f"  {metric} {row[metric]:.3f}" if metric.startswith("f1:") else ""
@@ -113,7 +113,7 @@ def label_prior(
             mark = "  ← chosen" if row["strength"] == record["strength"] else ""
             seeds = "".join(f"  seed {k} {v:.3f}" for k, v in row.get("per_fold_seed", {}).items())
             typer.echo(
-                f"τ {row['strength']:<4g} {on} acc {row['accuracy']:.3f}  macro-F1 "
+                f"τ {row['strength']:<4g} {column} acc {row['accuracy']:.3f}  macro-F1 "
                 f"{row['macro_f1']:.3f}  balanced {row['balanced_accuracy']:.3f}"
                 f"{extra(row)}{seeds}{mark}"
             )
