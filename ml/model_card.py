@@ -47,6 +47,14 @@ DRAWS_WORDS = {
     "natural class frequencies, plain loss, no class balancing)",
 }
 """How a run's epochs drew clips, by its ``balance`` setting."""
+AUG_PRESET_WORDS = {
+    "default": "time stretch, pitch shift, gain, background noise from noise_other without "
+    "the validation/test recordings",
+    "phone": "through a random narrowband phone codec at 8 kHz: GSM, Speex, IMA-ADPCM or µ-law",
+    "device": "a random seven-band EQ of up to ±9 dB a band, another device's frequency "
+    "response, then a random narrowband phone codec at 8 kHz: GSM, Speex, IMA-ADPCM or µ-law",
+}
+"""What a run's cached augmented copies went through, by ``aug_preset`` (``ml.augment``)."""
 
 _MODEL_NAMES = {
     "ensemble": "Ensemble (mean of its members)",
@@ -306,12 +314,7 @@ def _length_guard(training: dict[str, Any]) -> str:
     if gain:
         parts.append(f"level jitter of ±{gain:g} dB")
     if copies:
-        what = (
-            "through a random narrowband phone codec at 8 kHz: GSM, Speex, IMA-ADPCM or µ-law"
-            if training.get("aug_preset") == "phone"
-            else "time stretch, pitch shift, gain, background noise from noise_other without "
-            "the validation/test recordings"
-        )
+        what = AUG_PRESET_WORDS[training.get("aug_preset") or "default"]
         parts.append(
             f"{copies} cached waveform-augmented cop{'y' if copies == 1 else 'ies'} per training "
             f"clip ({what})"

@@ -78,6 +78,42 @@ def test_the_phone_preset_runs_every_copy_through_a_seeded_codec() -> None:
     assert all(not np.allclose(o, clip, atol=1e-3) for o in outputs)
 
 
+def band_gains_db(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Level change in octave bands from 125 Hz to 4 kHz (dB)."""
+    from scipy.signal import welch
+
+    hz, p_before = welch(before, 16000, nperseg=2048)
+    _, p_after = welch(after, 16000, nperseg=2048)
+    edges = 125 * 2.0 ** np.arange(6)
+    return np.array(
+        [
+            10
+            * np.log10(
+                p_after[(hz >= lo) & (hz < 2 * lo)].sum()
+                / p_before[(hz >= lo) & (hz < 2 * lo)].sum()
+            )
+            for lo in edges
+        ]
+    )
+
+
+def test_the_eq_colours_each_copy_differently_within_its_range() -> None:
+    noise = (0.05 * np.random.default_rng(1).standard_normal(32000)).astype(np.float32)
+    eq_only = WaveAugmentConfig(
+        time_stretch_p=0, pitch_shift_p=0, gain_p=0, noise_p=0, band_limit_p=0, eq_p=1.0
+    )
+    augment = WaveAugment(config=eq_only, seed=5)
+    gains = [band_gains_db(noise, augment(noise)) for _ in range(4)]
+    # a device's response: some band moved by dB, not a plain gain, and another one per copy
+    assert all(np.ptp(g) > 3.0 for g in gains)
+    assert not np.allclose(gains[0], gains[1], atol=1.0)
+    # seven bands of at most ±9 dB each can stack, but not without limit
+    assert all(np.abs(g).max() < 2 * eq_only.eq_gain_db for g in gains)
+    assert np.array_equal(
+        WaveAugment(config=eq_only, seed=5)(noise), WaveAugment(config=eq_only, seed=5)(noise)
+    )
+
+
 def test_phone_channel_and_presets_refuse_what_they_do_not_know() -> None:
     from ml.train import TrainConfig
 

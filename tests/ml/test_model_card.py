@@ -135,6 +135,15 @@ def test_a_cnn_card_names_its_setup_adversary_and_what_its_copies_went_through()
     assert "phone codec" in phone and "time stretch" not in phone
     default = _length_guard({"aug_copies": 2, "aug_preset": "default"})
     assert "2 cached waveform-augmented copies" in default and "time stretch" in default
+    device = _length_guard({"aug_copies": 1, "aug_preset": "device"})
+    assert "seven-band EQ" in device and "phone codec" in device
+
+
+def test_every_augmentation_preset_has_words_for_the_card() -> None:
+    from ml.augment import AUG_PRESETS
+    from ml.model_card import AUG_PRESET_WORDS
+
+    assert set(AUG_PRESET_WORDS) == set(AUG_PRESETS)
 
 
 def test_the_training_line_says_when_the_weights_average_was_shipped() -> None:
