@@ -182,3 +182,34 @@ def test_a_run_with_the_adversary_saves_a_plain_cnn(tmp_path: Path, shared_dir: 
     }
     stored = json.loads((run_dir / "config.json").read_text())
     assert stored["training"]["setup_adversary"] == 1.0
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_a_run_without_a_dataset_records_what_it_makes_of_it_every_epoch(
+    tmp_path: Path, shared_dir: Path
+) -> None:
+    from ml.crossval import LAST_WEIGHTS, save_last_epoch
+    from ml.data import build_task_dataset
+    from ml.evaluate import run_predictions
+
+    config = tiny_source_config(leave_out_datasets=["catmeows"])
+    run_dir, cache_dir = tmp_path / "run", tmp_path / "cache"
+    train(config, run_dir, shared_dir=shared_dir, cache_dir=cache_dir, progress=False)
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history) == config.epochs
+    assert all(0.0 <= epoch["left_out_catmeows"] <= 1.0 for epoch in history)
+    # the last record is what the last epoch's weights make of all of CatMeows' cats
+    cats = [c for c in build_task_dataset("source", shared_dir) if c.dataset == "catmeows"]
+    save_last_epoch(run_dir)
+    labels, _ = run_predictions(run_dir, cats, cache_dir, weights=LAST_WEIGHTS)
+    assert history[-1]["left_out_catmeows"] == pytest.approx(np.mean([x == "cat" for x in labels]))
+    # a run that leaves nothing out records nothing of the kind
+    plain = train(
+        tiny_source_config(epochs=1),
+        tmp_path / "plain",
+        shared_dir=shared_dir,
+        cache_dir=cache_dir,
+        progress=False,
+    )
+    assert not any(k.startswith("left_out_") for k in plain.history[0])
