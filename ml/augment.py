@@ -138,9 +138,9 @@ AUG_PRESETS: dict[str, WaveAugmentConfig] = {
         codec_p=1.0,
     ),
     # Another device: a random microphone/room frequency response (seven peaking bands, up to
-    # ±9 dB each), then a phone codec, on every copy. Cats recorded at home on cheap devices
-    # (CatMeows) were called infant_cry by models that had not heard that setup: the response
-    # of the device, not the cat, separated them from the training cats.
+    # ±9 dB each), then a phone codec, on every copy, for cats recorded at home on cheap devices
+    # (CatMeows), which models that had not heard that setup called infant_cry. Tried on source
+    # without CatMeows (README, 2026-11-30): no steadier across seeds than the phone preset.
     "device": WaveAugmentConfig(
         time_stretch_p=0.0,
         pitch_shift_p=0.0,

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ml.augment import AUG_PRESETS
 from ml.data import Split
 from ml.evaluate import confusion_png, write_report
 from ml.registry import ENSEMBLE_ARCH, WEIGHTS_FILE, sha256_file
@@ -51,8 +52,9 @@ AUG_PRESET_WORDS = {
     "default": "time stretch, pitch shift, gain, background noise from noise_other without "
     "the validation/test recordings",
     "phone": "through a random narrowband phone codec at 8 kHz: GSM, Speex, IMA-ADPCM or µ-law",
-    "device": "a random seven-band EQ of up to ±9 dB a band, another device's frequency "
-    "response, then a random narrowband phone codec at 8 kHz: GSM, Speex, IMA-ADPCM or µ-law",
+    "device": f"a random seven-band EQ of up to ±{AUG_PRESETS['device'].eq_gain_db:g} dB a band, "
+    "another device's frequency response, then a random narrowband phone codec at 8 kHz: GSM, "
+    "Speex, IMA-ADPCM or µ-law",
 }
 """What a run's cached augmented copies went through, by ``aug_preset`` (``ml.augment``)."""
 

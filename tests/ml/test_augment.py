@@ -84,17 +84,8 @@ def band_gains_db(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 
     hz, p_before = welch(before, 16000, nperseg=2048)
     _, p_after = welch(after, 16000, nperseg=2048)
-    edges = 125 * 2.0 ** np.arange(6)
-    return np.array(
-        [
-            10
-            * np.log10(
-                p_after[(hz >= lo) & (hz < 2 * lo)].sum()
-                / p_before[(hz >= lo) & (hz < 2 * lo)].sum()
-            )
-            for lo in edges
-        ]
-    )
+    bands = [(hz >= lo) & (hz < 2 * lo) for lo in 125 * 2.0 ** np.arange(6)]
+    return np.array([10 * np.log10(p_after[b].sum() / p_before[b].sum()) for b in bands])
 
 
 def test_the_eq_colours_each_copy_differently_within_its_range() -> None:
