@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -123,33 +123,26 @@ class WaveAugmentConfig:
     eq_gain_db: float = 9.0  # each band boosted or cut by up to this much
 
 
+# Only the phone channel, on every copy: Donate-a-Cry's cries all came through phone apps
+# (AMR-NB or IMA-ADPCM at 8 kHz) and the cats did not, so a model can learn "phone codec ->
+# infant_cry"; cats, speech and noise through the same codecs take that cue away. Tried on
+# source without CatMeows (README): it did not make CatMeows' cats cat (27 of 384).
+_PHONE = WaveAugmentConfig(
+    time_stretch_p=0.0,
+    pitch_shift_p=0.0,
+    gain_p=0.0,
+    noise_p=0.0,
+    band_limit_p=0.0,
+    codec_p=1.0,
+)
 AUG_PRESETS: dict[str, WaveAugmentConfig] = {
     "default": WaveAugmentConfig(),
-    # Only the phone channel, on every copy: Donate-a-Cry's cries all came through phone apps
-    # (AMR-NB or IMA-ADPCM at 8 kHz) and the cats did not, so a model can learn "phone codec ->
-    # infant_cry"; cats, speech and noise through the same codecs take that cue away. Tried on
-    # source without CatMeows (README): it did not make CatMeows' cats cat (27 of 384).
-    "phone": WaveAugmentConfig(
-        time_stretch_p=0.0,
-        pitch_shift_p=0.0,
-        gain_p=0.0,
-        noise_p=0.0,
-        band_limit_p=0.0,
-        codec_p=1.0,
-    ),
+    "phone": _PHONE,
     # Another device: a random microphone/room frequency response (seven peaking bands, up to
-    # ±9 dB each), then a phone codec, on every copy, for cats recorded at home on cheap devices
-    # (CatMeows), which models that had not heard that setup called infant_cry. Tried on source
-    # without CatMeows (README, 2026-11-30): no steadier across seeds than the phone preset.
-    "device": WaveAugmentConfig(
-        time_stretch_p=0.0,
-        pitch_shift_p=0.0,
-        gain_p=0.0,
-        noise_p=0.0,
-        band_limit_p=0.0,
-        codec_p=1.0,
-        eq_p=1.0,
-    ),
+    # ±9 dB each) before the phone codec, for cats recorded at home on cheap devices (CatMeows),
+    # which models that had not heard that setup called infant_cry. Tried on source without
+    # CatMeows (README, 2026-11-30): no steadier across seeds than the phone preset.
+    "device": replace(_PHONE, eq_p=1.0),
 }
 """Named :class:`WaveAugmentConfig` s for ``TrainConfig.aug_preset`` (``miao train --aug-preset``)."""
 
