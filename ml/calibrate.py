@@ -22,7 +22,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ml.crossval import OutOfFold, out_of_fold
+from ml.crossval import OutOfFold, out_of_fold, read_report
 from ml.evaluate import member_features, metrics, prefer_first
 from ml.label_prior import LOG_WEIGHT_KEY, log_weight, reweighted
 from ml.registry import WEIGHTS_FILE, load_members, mean_probabilities, sha256_file
@@ -166,9 +166,7 @@ def fit_prior(
     extra: dict[str, Any] = {}
     if cv_dirs:
         for cv_dir in cv_dirs:
-            if not (cv_dir / "cv_report.json").is_file():
-                raise FileNotFoundError(f"no {cv_dir / 'cv_report.json'}; run `miao cv` first")
-            report = json.loads((cv_dir / "cv_report.json").read_text())
+            report = read_report(cv_dir)
             if report["task"] != task or int(report["split_seed"]) != seed:
                 raise ValueError(
                     f"{cv_dir} cross-validated {report['task']!r} on split seed "

@@ -94,6 +94,17 @@ def capped_folds(
     return kept, make_folds(kept, k, seed)
 
 
+REPORT = "cv_report.json"
+
+
+def read_report(cv_dir: Path) -> dict[str, Any]:
+    """A CV folder's report; a folder without one is a clear error that says what to run."""
+    path = cv_dir / REPORT
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path}; run `miao cv` with --out {cv_dir} first")
+    return json.loads(path.read_text())
+
+
 def write_folds(folds: Sequence[Fold], path: Path, root: Path | None = None) -> Path:
     """One row per held-out clip: ``fold,path,label,group,dataset`` (paths relative to ``root``)."""
     root = Path(root or default_shared_dir()).resolve()
@@ -205,10 +216,8 @@ def out_of_fold(
     """
     from ml.train import make_split
 
-    path = cv_dir / "cv_report.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no {path}; run `miao cv` with --out {cv_dir} first")
-    report = json.loads(path.read_text())
+    path = cv_dir / REPORT
+    report = read_report(cv_dir)
     if variant not in report["variants"]:
         raise ValueError(
             f"no variant {variant!r} in {path}; it has {', '.join(report['variants'])}"

@@ -83,11 +83,7 @@ def cv(
 
         spec = get_task(task)
         if compare:
-            paths = [d / "cv_report.json" for d in [out_dir, *include]]
-            for path in paths:
-                if not path.is_file():
-                    raise FileNotFoundError(f"no {path}; run `miao cv {task} --out` there first")
-            reports = [json.loads(path.read_text()) for path in paths]
+            reports = [crossval.read_report(d) for d in [out_dir, *include]]
             chosen = score or (f"f1:{spec.positive_label}" if spec.positive_label else "macro_f1")
             result = crossval.compare_variants(reports, compare, chosen)
             for name, r in result.items():
@@ -104,12 +100,10 @@ def cv(
                 typer.echo(json.dumps(result))
             return
         if final or card:
-            report_path = out_dir / "cv_report.json"
-            if not report_path.is_file():
-                raise FileNotFoundError(f"no {report_path}; run `miao cv {task}` first")
-            report = json.loads(report_path.read_text())
+            report_path = out_dir / crossval.REPORT
+            report = crossval.read_report(out_dir)
             if card and include:
-                more = [json.loads((d / "cv_report.json").read_text()) for d in include]
+                more = [crossval.read_report(d) for d in include]
                 report = crossval.merge_reports([report, *more])
             name = final or card
             if name not in report["variants"]:

@@ -119,13 +119,13 @@ def label_prior(
             )
         if not test:
             typer.echo("test not scored (--no-test)")
-        for name in ("test_without", "test_with") if test else ():
-            s = record[name]
-            typer.echo(
-                f"test {'without' if name == 'test_without' else 'with'} prior: acc "
-                f"{s['accuracy']:.3f}  macro-F1 {s['macro_f1']:.3f}  balanced "
-                f"{s['balanced_accuracy']:.3f}{extra(s)}"
-            )
+        else:
+            for which in ("without", "with"):
+                s = record[f"test_{which}"]
+                typer.echo(
+                    f"test {which} prior: acc {s['accuracy']:.3f}  macro-F1 "
+                    f"{s['macro_f1']:.3f}  balanced {s['balanced_accuracy']:.3f}{extra(s)}"
+                )
     if write:
         new_id = write_prior(folder, record)
         console.print(
