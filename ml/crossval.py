@@ -554,6 +554,7 @@ def describe_variant(v: dict[str, Any]) -> str:
         + (f" at {c['features_lr_scale']:g} x lr" if c.get("features_lr_scale", 1.0) != 1.0 else "")
         + (", per-clip cepstral mean removed" if c.get("clip_mean") else "")
         + (f", setup adversary {c['setup_adversary']:g}" if c.get("setup_adversary") else "")
+        + (f", sound-kind head {c['sound_kind_weight']:g}" if c.get("sound_kind_weight") else "")
         + (f", weight EMA {c['weight_ema']:g}" if c.get("weight_ema") else "")
         + (", short clips tiled" if c.get("fill") == "tile" else "")
         + (

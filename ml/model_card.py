@@ -187,6 +187,7 @@ def _describe(
         + teacher
         + _donor(config)
         + _adversary(config)
+        + _sound_kind(config)
     )
 
 
@@ -200,6 +201,19 @@ def _adversary(config: dict[str, Any]) -> str:
         "a head behind a gradient reversal learnt to name the dataset a clip came from, among "
         "the datasets that hold the clip's own label, pushing the CNN towards features in which "
         "they look alike; that head ran in training only."
+    )
+
+
+def _sound_kind(config: dict[str, Any]) -> str:
+    """The auxiliary sound-kind head a CNN trained with (``--sound-kind``), if any."""
+    weight = float(config.get("training", {}).get("sound_kind_weight") or 0.0)
+    if not weight:
+        return ""
+    return (
+        f" Trained with an auxiliary head (loss weight {weight:g}, `ml/sound_kind.py`) that named "
+        "what made each clip (its label in the source task: cat, dog, infant_cry, human_speech, "
+        "other), so the embedding keeps the kinds of sound a label lumps together; that head ran "
+        "in training only."
     )
 
 

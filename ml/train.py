@@ -40,6 +40,7 @@ from ml.feature_cache import cached_augmented_features, cached_features
 from ml.frontend import FrontEnd
 from ml.models import FILLS, ASTClassifier, ASTSize, MfccCNN, YamnetDNN
 from ml.predict import InputSpec, clip_probabilities
+from ml.sound_kind import SoundKindHead, kind_loss, kind_targets
 from ml.tasks import get_task
 from ml.weight_average import WeightAverage
 
@@ -132,6 +133,9 @@ class TrainConfig:
     # mfcc_cnn: weight of a recording-setup adversary behind a gradient reversal (ml.domain),
     # which pushes the embedding to hide which setup (dataset) a clip of a given label came from.
     setup_adversary: float = 0.0
+    # mfcc_cnn: weight of an auxiliary head that names what made the sound (the clip's label in
+    # the ``source`` task, ml.sound_kind), so a binary task's "everything else" keeps its kinds.
+    sound_kind_weight: float = 0.0
     features_lr_scale: float = 1.0  # mfcc_cnn: learning rate of the convolutions (0: frozen)
     clip_mean: bool = False  # mfcc_cnn: cepstral mean normalisation per clip (InputSpec)
     threads: int = 2
@@ -195,6 +199,11 @@ class TrainConfig:
             raise ValueError(
                 f"setup_adversary must be >= 0 and only for mfcc_cnn, got "
                 f"{self.setup_adversary} for {self.arch}"
+            )
+        if self.sound_kind_weight < 0 or (self.sound_kind_weight and self.arch != "mfcc_cnn"):
+            raise ValueError(
+                f"sound_kind_weight must be >= 0 and only for mfcc_cnn, got "
+                f"{self.sound_kind_weight} for {self.arch}"
             )
         if self.init_from and self.arch == "yamnet_dnn":
             raise ValueError("the yamnet_dnn has nothing to start from (--init-from)")
@@ -474,6 +483,25 @@ def _setup_adversary(
     )
 
 
+def _sound_kind_head(
+    config: TrainConfig, train_clips: Sequence[Clip], n_synthetic: int
+) -> tuple[np.ndarray, SoundKindHead | None]:
+    """The sound-kind head and its targets per training row (none when it is off).
+
+    The synthetic negatives after the real clips get zero rows: they add nothing to its loss.
+    """
+    if not config.sound_kind_weight:
+        return np.zeros((0, 0), np.float32), None
+    target = kind_targets(train_clips)
+    if len(np.unique(target.argmax(1)[target.sum(1) > 0])) < 2:
+        raise ValueError(
+            f"the training clips of {config.task} are all of one kind of sound: a sound-kind "
+            "head has nothing to name"
+        )
+    head = SoundKindHead(config.cnn_channels[-1], target.shape[1])
+    return np.concatenate([target, np.zeros((n_synthetic, target.shape[1]), np.float32)]), head
+
+
 def warmup_cosine(
     optimiser: torch.optim.Optimizer, total_steps: int, warmup_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
@@ -646,6 +674,7 @@ def train(
     setup_target, setup_allowed, adversary = _setup_adversary(
         config, train_clips, labels, len(y_train) - n_real
     )
+    kind_target, kind_head = _sound_kind_head(config, train_clips, len(y_train) - n_real)
     model = build_fresh_model(config, labels)
     pretrained = None
     if config.init_from and config.arch == "mfcc_cnn":
@@ -705,6 +734,8 @@ def train(
     groups = parameter_groups(model, config.lr, config.features_lr_scale)
     if adversary is not None:
         groups.append({"params": list(adversary.parameters()), "lr": config.lr})
+    if kind_head is not None:
+        groups.append({"params": list(kind_head.parameters()), "lr": config.lr})
     optimiser = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
 
     scheduler = warmup_cosine(optimiser, total_steps, warmup)
@@ -757,6 +788,7 @@ def train(
                 order = rng.permutation(len(y_train))[:epoch_size]
             losses = []
             setup_hits: list[float] = []
+            kind_hits: list[float] = []
             for step in range(steps_per_epoch):
                 idx = order[step * config.batch_size : (step + 1) * config.batch_size]
                 if len(idx) < 2:
@@ -768,6 +800,8 @@ def train(
                 parts = [nn.functional.one_hot(torch.from_numpy(y_train[idx]), len(labels))]
                 if distilling:
                     parts += [teacher[idx], teacher_mask[idx, None]]
+                if kind_head is not None:
+                    parts += [kind_target[idx]]
                 if adversary is not None:
                     parts += [setup_target[idx], setup_allowed[idx]]
                 yb = torch.cat([torch.as_tensor(part).float() for part in parts], dim=1)
@@ -787,6 +821,12 @@ def train(
                         output.teacher_logits, tb, reduction="none"
                     ).mean(-1)
                     loss = loss + config.distill_weight * (tmask.squeeze(1) * bce).mean()
+                if kind_head is not None and output.embedding is not None:
+                    kinds = extra[2 if distilling else 0]
+                    kind, hits = kind_loss(kind_head(output.embedding), kinds)
+                    loss = loss + config.sound_kind_weight * kind
+                    if not math.isnan(hits):
+                        kind_hits.append(hits)
                 if adversary is not None and output.embedding is not None:
                     scale = reversal_scale((epoch - 1 + step / steps_per_epoch) / config.epochs)
                     setup_loss, hits = adversary_loss(
@@ -820,6 +860,8 @@ def train(
             }
             if setup_hits:  # how well the adversary still names the setup (lower: more invariant)
                 record["train_setup_accuracy"] = float(np.mean(setup_hits))
+            if kind_hits:  # how well the sound-kind head names the kinds (mixup blends included)
+                record["train_sound_kind_accuracy"] = float(np.mean(kind_hits))
             for dataset, (x_watch, y_watch) in watched.items():
                 own = clip_probabilities(judged, x_watch, spec).argmax(1) == y_watch
                 record[f"left_out_{dataset}"] = float(own.mean())
@@ -843,6 +885,8 @@ def train(
             }
             if adversary is not None:  # its optimiser state is in there too
                 checkpoint["setup_adversary"] = adversary.state_dict()
+            if kind_head is not None:
+                checkpoint["sound_kind_head"] = kind_head.state_dict()
             if average is not None:
                 checkpoint["weight_average"] = average.model.state_dict()
             torch.save(checkpoint, run_dir / "checkpoint.pt")

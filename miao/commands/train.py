@@ -86,6 +86,13 @@ def train(
         "that pushes the model to hide which dataset a clip of a given label came from; "
         "training only, the saved weights are the same shape. 0: off.",
     ),
+    sound_kind: float = typer.Option(
+        0.0,
+        min=0.0,
+        help="mfcc_cnn: weight of an auxiliary head that names what made each clip (its label in "
+        "the source task, ml/sound_kind.py), so a binary task's negatives keep their kinds; "
+        "training only, the saved weights are the same shape. 0: off.",
+    ),
     weight_ema: float = typer.Option(
         0.0,
         min=0.0,
@@ -143,6 +150,9 @@ def train(
     if setup_adversary and arches != ["mfcc_cnn"]:
         console.print("[red]error:[/] --setup-adversary is for --arch mfcc_cnn")
         raise typer.Exit(2)
+    if sound_kind and arches != ["mfcc_cnn"]:
+        console.print("[red]error:[/] --sound-kind is for --arch mfcc_cnn")
+        raise typer.Exit(2)
     if features_lr_scale != 1.0 and arches != ["mfcc_cnn"]:
         console.print("[red]error:[/] --features-lr-scale is for --arch mfcc_cnn")
         raise typer.Exit(2)
@@ -199,6 +209,7 @@ def train(
                 features_lr_scale=features_lr_scale,
                 clip_mean=clip_mean,
                 setup_adversary=setup_adversary,
+                sound_kind_weight=sound_kind,
                 weight_ema=weight_ema,
                 aug_copies=None if aug_copies < 0 else aug_copies,
                 aug_preset=aug_preset,
