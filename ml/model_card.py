@@ -186,34 +186,34 @@ def _describe(
         "(25 ms / 10 ms), standardised with training-set statistics."
         + teacher
         + _donor(config)
-        + _adversary(config)
-        + _sound_kind(config)
+        + _training_heads(config)
     )
 
 
-def _adversary(config: dict[str, Any]) -> str:
-    """The recording-setup adversary a CNN trained against (``--setup-adversary``), if any."""
-    weight = float(config.get("training", {}).get("setup_adversary") or 0.0)
-    if not weight:
-        return ""
-    return (
-        f" Trained against a recording-setup adversary (loss weight {weight:g}, `ml/domain.py`): "
+# Training-only heads a CNN may have learnt beside its labels: config key -> what the card says.
+TRAINING_HEADS: dict[str, str] = {
+    "setup_adversary": (
+        " Trained against a recording-setup adversary (loss weight {weight:g}, `ml/domain.py`): "
         "a head behind a gradient reversal learnt to name the dataset a clip came from, among "
         "the datasets that hold the clip's own label, pushing the CNN towards features in which "
         "they look alike; that head ran in training only."
-    )
-
-
-def _sound_kind(config: dict[str, Any]) -> str:
-    """The auxiliary sound-kind head a CNN trained with (``--sound-kind``), if any."""
-    weight = float(config.get("training", {}).get("sound_kind_weight") or 0.0)
-    if not weight:
-        return ""
-    return (
-        f" Trained with an auxiliary head (loss weight {weight:g}, `ml/sound_kind.py`) that named "
+    ),
+    "sound_kind_weight": (
+        " Trained with an auxiliary head (loss weight {weight:g}, `ml/sound_kind.py`) that named "
         "what made each clip (its label in the source task: cat, dog, infant_cry, human_speech, "
         "other), so the embedding keeps the kinds of sound a label lumps together; that head ran "
         "in training only."
+    ),
+}
+
+
+def _training_heads(config: dict[str, Any]) -> str:
+    """The training-only heads (``--setup-adversary``, ``--sound-kind``) a CNN had, if any."""
+    training = config.get("training", {})
+    return "".join(
+        words.format(weight=float(training[key]))
+        for key, words in TRAINING_HEADS.items()
+        if float(training.get(key) or 0.0)
     )
 
 

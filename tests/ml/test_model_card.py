@@ -118,6 +118,10 @@ def test_a_cnn_card_and_a_cv_variant_name_the_donor_of_their_convolutions() -> N
     few = {**base, "synthetic_negatives": 150, "synthetic_share": 0.1}
     assert "150 synthetic negatives (10% of" in describe_variant({"config": few})
     assert "tiled" not in describe_variant({"config": {**base, "fill": "pad"}})
+    kinds = describe_variant({"config": {**base, "sound_kind_weight": 1}})
+    assert kinds.endswith(", sound-kind head 1") and "sound-kind" not in describe_variant(
+        {"config": base}
+    )
     averaged = describe_variant({"config": {**base, "weight_ema": 0.997}})
     assert averaged.endswith(", weight EMA 0.997") and "EMA" not in describe_variant(
         {"config": base}
@@ -131,6 +135,11 @@ def test_a_cnn_card_names_its_setup_adversary_and_what_its_copies_went_through()
     assert "adversary" not in _describe(model, "mfcc_cnn")
     against = _describe({**model, "training": {"setup_adversary": 1.0}}, "mfcc_cnn")
     assert "recording-setup adversary (loss weight 1" in against
+    assert "auxiliary head" not in against
+    both = _describe(
+        {**model, "training": {"setup_adversary": 0.5, "sound_kind_weight": 2.0}}, "mfcc_cnn"
+    )
+    assert "adversary (loss weight 0.5" in both and "auxiliary head (loss weight 2," in both
     phone = _length_guard({"aug_copies": 1, "aug_preset": "phone"})
     assert "phone codec" in phone and "time stretch" not in phone
     default = _length_guard({"aug_copies": 2, "aug_preset": "default"})
