@@ -796,19 +796,23 @@ def train(
                 xb = draw_batch(idx, rng)
                 if spec.kind != "yamnet" and config.spec_augment:
                     xb = spec_augment(xb, rng)
-                # Teacher scores and the setup targets ride along with the labels through mixup.
-                parts = [nn.functional.one_hot(torch.from_numpy(y_train[idx]), len(labels))]
+                # Teacher scores, sound kinds and setup targets ride along with the labels
+                # through mixup, by name.
+                parts = {
+                    "label": nn.functional.one_hot(torch.from_numpy(y_train[idx]), len(labels))
+                }
                 if distilling:
-                    parts += [teacher[idx], teacher_mask[idx, None]]
+                    parts |= {"teacher": teacher[idx], "teacher_mask": teacher_mask[idx, None]}
                 if kind_head is not None:
-                    parts += [kind_target[idx]]
+                    parts["kind"] = kind_target[idx]
                 if adversary is not None:
-                    parts += [setup_target[idx], setup_allowed[idx]]
-                yb = torch.cat([torch.as_tensor(part).float() for part in parts], dim=1)
+                    parts |= {"setup": setup_target[idx], "setup_allowed": setup_allowed[idx]}
+                yb = torch.cat([torch.as_tensor(part).float() for part in parts.values()], dim=1)
                 if config.mixup_alpha > 0:
                     xb, yb, _ = mixup(xb, yb, rng, alpha=config.mixup_alpha)
-                sizes = [part.shape[1] for part in parts]
-                yb, *extra = yb.split(sizes, dim=1)
+                sizes = [part.shape[1] for part in parts.values()]
+                mixed = dict(zip(parts, yb.split(sizes, dim=1), strict=True))
+                yb = mixed["label"]
                 output = model(xb)
                 log_p = torch.log_softmax(output.logits, -1)
                 per_class = -(yb * log_p)
@@ -816,21 +820,20 @@ def train(
                     per_class = per_class * weight
                 loss = per_class.sum(-1).mean()
                 if distilling and output.teacher_logits is not None:
-                    tb, tmask = extra[0], extra[1]
+                    tb, tmask = mixed["teacher"], mixed["teacher_mask"]
                     bce = nn.functional.binary_cross_entropy_with_logits(
                         output.teacher_logits, tb, reduction="none"
                     ).mean(-1)
                     loss = loss + config.distill_weight * (tmask.squeeze(1) * bce).mean()
                 if kind_head is not None and output.embedding is not None:
-                    kinds = extra[2 if distilling else 0]
-                    kind, hits = kind_loss(kind_head(output.embedding), kinds)
+                    kind, hits = kind_loss(kind_head(output.embedding), mixed["kind"])
                     loss = loss + config.sound_kind_weight * kind
                     if not math.isnan(hits):
                         kind_hits.append(hits)
                 if adversary is not None and output.embedding is not None:
                     scale = reversal_scale((epoch - 1 + step / steps_per_epoch) / config.epochs)
                     setup_loss, hits = adversary_loss(
-                        adversary(output.embedding, scale), extra[-2], extra[-1]
+                        adversary(output.embedding, scale), mixed["setup"], mixed["setup_allowed"]
                     )
                     loss = loss + config.setup_adversary * setup_loss
                     if not math.isnan(hits):
