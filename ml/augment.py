@@ -143,6 +143,10 @@ AUG_PRESETS: dict[str, WaveAugmentConfig] = {
     # which models that had not heard that setup called infant_cry. Tried on source without
     # CatMeows (README, 2026-11-30): no steadier across seeds than the phone preset.
     "device": replace(_PHONE, eq_p=1.0),
+    # Only the 4 kHz band-limit, on every copy: for a model that keeps the whole 16 kHz band
+    # (``TrainConfig.full_band``), so each clip is also heard as an 8 kHz recording would be and
+    # "nothing above 4 kHz" cannot stand in for the 8 kHz datasets' labels.
+    "band-limit": replace(_PHONE, codec_p=0.0, band_limit_p=1.0),
 }
 """Named :class:`WaveAugmentConfig` s for ``TrainConfig.aug_preset`` (``miao train --aug-preset``)."""
 

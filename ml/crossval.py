@@ -556,6 +556,7 @@ def describe_variant(v: dict[str, Any]) -> str:
         + (f", setup adversary {c['setup_adversary']:g}" if c.get("setup_adversary") else "")
         + (f", sound-kind head {c['sound_kind_weight']:g}" if c.get("sound_kind_weight") else "")
         + (f", weight EMA {c['weight_ema']:g}" if c.get("weight_ema") else "")
+        + (", the whole 16 kHz band" if c.get("full_band") else "")
         + (", short clips tiled" if c.get("fill") == "tile" else "")
         + (
             f", {c['synthetic_negatives']} synthetic negatives "

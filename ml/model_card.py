@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ml.augment import AUG_PRESETS
+from ml.augment import AUG_PRESETS, BAND_LIMIT_HZ
 from ml.data import Split
 from ml.evaluate import confusion_png, write_report
 from ml.registry import ENSEMBLE_ARCH, WEIGHTS_FILE, sha256_file
@@ -55,6 +55,7 @@ AUG_PRESET_WORDS = {
     "device": f"a random seven-band EQ of up to ±{AUG_PRESETS['device'].eq_gain_db:g} dB a band, "
     "another device's frequency response, then a random narrowband phone codec at 8 kHz: GSM, "
     "Speex, IMA-ADPCM or µ-law",
+    "band-limit": f"band-limited to {BAND_LIMIT_HZ:g} Hz, as an 8 kHz recording is",
 }
 """What a run's cached augmented copies went through, by ``aug_preset`` (``ml.augment``)."""
 

@@ -151,6 +151,10 @@ class TrainConfig:
     # Decay of an exponential moving average of the weights (ml.weight_average), which is then
     # what is validated and saved; 0: off (the weights of the last step are).
     weight_ema: float = 0.0
+    # Keep the whole 16 kHz band instead of the task's 4 kHz band-limit (BAND_LIMIT_HZ). The
+    # 8 kHz datasets still lack the upper band, so pair it with band-limited copies
+    # (``aug_preset="band-limit"``) and check band-limited positives (ml_shortcut_check).
+    full_band: bool = False
 
     def __post_init__(self) -> None:
         get_task(self.task)
@@ -216,6 +220,8 @@ class TrainConfig:
                 f"features_lr_scale must be in [0, 1] and only for mfcc_cnn, got "
                 f"{self.features_lr_scale} for {self.arch}"
             )
+        if self.full_band and BAND_LIMIT_HZ.get(self.task) is None:
+            raise ValueError(f"{self.task} is not band-limited: full_band changes nothing there")
         if self.clip_mean and self.arch != "mfcc_cnn":
             raise ValueError("clip_mean (cepstral mean normalisation) is for the mfcc_cnn")
         if not self.cnn_channels or min(self.cnn_channels) < 1:
@@ -224,14 +230,19 @@ class TrainConfig:
             raise ValueError(f"balance must be sampler, loss or none, not {self.balance!r}")
 
     @property
+    def band_limit_hz(self) -> int | None:
+        """The band the model hears: the task's band-limit, or the whole band (``full_band``)."""
+        return None if self.full_band else BAND_LIMIT_HZ.get(self.task)
+
+    @property
     def front_end(self) -> FrontEnd:
         kind = {"ast": "logmel", "mfcc_cnn": "mfcc", "yamnet_dnn": "yamnet"}[self.arch]
-        return FrontEnd(kind, band_limit_hz=BAND_LIMIT_HZ.get(self.task))
+        return FrontEnd(kind, band_limit_hz=self.band_limit_hz)
 
     @property
     def teacher_front_end(self) -> FrontEnd:
         """YAMNet on the same band-limited audio the student hears (the yamnet_dnn's features)."""
-        return FrontEnd("yamnet", band_limit_hz=BAND_LIMIT_HZ.get(self.task))
+        return FrontEnd("yamnet", band_limit_hz=self.band_limit_hz)
 
 
 @dataclass

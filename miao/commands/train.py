@@ -71,7 +71,15 @@ def train(
     aug_preset: str = typer.Option(
         "default",
         help="What those copies go through: default (stretch, pitch, gain, background noise, "
-        "band-limit) or phone (a random narrowband phone codec at 8 kHz, needs ffmpeg).",
+        "band-limit), phone (a random narrowband phone codec at 8 kHz, needs ffmpeg), device "
+        "(a random EQ, then the phone codec) or band-limit (only the 4 kHz band-limit).",
+    ),
+    full_band: bool = typer.Option(
+        False,
+        "--full-band",
+        help="Keep the whole 16 kHz band instead of the task's 4 kHz band-limit; pair it with "
+        "--aug-copies 1 --aug-preset band-limit so the 8 kHz datasets' missing upper band "
+        "cannot stand in for their labels.",
     ),
     clip_mean: bool = typer.Option(
         False,
@@ -213,6 +221,7 @@ def train(
                 weight_ema=weight_ema,
                 aug_copies=None if aug_copies < 0 else aug_copies,
                 aug_preset=aug_preset,
+                full_band=full_band,
                 split_strata=split_strata,
                 leave_out_datasets=sorted(leave_out_dataset),
             )
