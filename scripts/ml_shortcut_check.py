@@ -106,12 +106,14 @@ def crop_rates(
     return out
 
 
+def band_limited(wave: np.ndarray) -> np.ndarray:
+    """The clip as an 8 kHz recording would hold it: through 8 kHz and back to 16 kHz."""
+    return resample(resample(wave, SAMPLE_RATE, PHONE_RATE), PHONE_RATE, SAMPLE_RATE)
+
+
 def band_limited_rate(labeller: Labeller, paths: list[Path], target: str) -> dict[str, float | int]:
     """Share of whole clips called ``target`` after a round trip through 8 kHz."""
-    waves = [
-        resample(resample(load_audio(p), SAMPLE_RATE, PHONE_RATE), PHONE_RATE, SAMPLE_RATE)
-        for p in paths
-    ]
+    waves = [band_limited(load_audio(p)) for p in paths]
     labels = [p.label for p in labeller.predict_many(waves)]
     return {"n": len(waves), "rate": labels.count(target) / max(len(waves), 1)}
 
