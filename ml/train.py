@@ -152,8 +152,9 @@ class TrainConfig:
     # what is validated and saved; 0: off (the weights of the last step are).
     weight_ema: float = 0.0
     # Keep the whole 16 kHz band instead of the task's 4 kHz band-limit (BAND_LIMIT_HZ). The
-    # 8 kHz datasets still lack the upper band, so pair it with band-limited copies
-    # (``aug_preset="band-limit"``) and check band-limited positives (ml_shortcut_check).
+    # 8 kHz datasets still lack the upper band, so pair it with augmented copies, some of them
+    # band-limited (``aug_copies``; ``aug_preset="band-limit"`` for all), and check band-limited
+    # positives (ml_shortcut_check). dog-bark, cross-validated: its card.
     full_band: bool = False
 
     def __post_init__(self) -> None:

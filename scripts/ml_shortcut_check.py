@@ -32,7 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ml.audio import SAMPLE_RATE, load_audio, resample
+from ml.audio import load_audio
+from ml.frontend import FrontEnd
 from ml.negatives import negative_wave
 from ml.preprocess import loudest_crop
 from ml.registry import WEIGHTS_DIR, Labeller
@@ -108,7 +109,7 @@ def crop_rates(
 
 def band_limited(wave: np.ndarray) -> np.ndarray:
     """The clip as an 8 kHz recording would hold it: through 8 kHz and back to 16 kHz."""
-    return resample(resample(wave, SAMPLE_RATE, PHONE_RATE), PHONE_RATE, SAMPLE_RATE)
+    return FrontEnd(band_limit_hz=PHONE_RATE // 2).condition(wave)
 
 
 def band_limited_rate(labeller: Labeller, paths: list[Path], target: str) -> dict[str, float | int]:
