@@ -22,7 +22,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ml.crossval import OutOfFold, out_of_fold, read_report
+from ml.crossval import OutOfFold, group_weights, out_of_fold, read_report
 from ml.evaluate import member_features, metrics, prefer_first
 from ml.label_prior import LOG_WEIGHT_KEY, log_weight, reweighted
 from ml.registry import WEIGHTS_FILE, load_members, mean_probabilities, sha256_file
@@ -47,11 +47,15 @@ class StrengthChoice:
 
 
 def _scored(
-    y_true: Sequence[str], probs: np.ndarray, labels: Sequence[str], weight: np.ndarray | None
+    y_true: Sequence[str],
+    probs: np.ndarray,
+    labels: Sequence[str],
+    weight: np.ndarray | None,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """:func:`ml.evaluate.metrics` of the argmax labels, reweighted by ``weight`` if given."""
     adjusted = probs if weight is None else reweighted(probs, weight)
-    return metrics(y_true, [labels[i] for i in adjusted.argmax(1)], labels)
+    return metrics(y_true, [labels[i] for i in adjusted.argmax(1)], labels, sample_weight)
 
 
 def check_metric(metric: str, labels: Sequence[str]) -> None:
@@ -91,33 +95,53 @@ def choose_strength(
     return StrengthChoice(chosen["strength"], metric, min_gain, table)
 
 
+def _pooled_row(
+    strength: float,
+    pooled: tuple[list[str], list[np.ndarray], list[np.ndarray]],
+    labels: Sequence[str],
+    metric: str,
+) -> dict[str, Any]:
+    """One τ's scores over pooled folds: labels, reweighted probabilities and clip weights."""
+    y, probs, weights = pooled
+    return _row(
+        strength, _scored(y, np.concatenate(probs), labels, None, np.concatenate(weights)), metric
+    )
+
+
 def choose_strength_cv(
     folds: Sequence[OutOfFold],
     labels: Sequence[str],
     metric: str,
     min_gain: float = 0.02,
     strengths: Sequence[float] = STRENGTHS,
+    group_weighted: bool = False,
 ) -> StrengthChoice:
     """τ from cross-validation's out-of-fold probabilities, each fold reweighted by its own
     training shares. The smallest τ, unless a larger one beats the choice so far on the pooled
     ``metric`` by more than ``min_gain`` *and* on the pooled clips of most fold seeds (so one
     lucky fold seed cannot move it). Why: dog-bark's validation split holds 13 barks; its CV
-    folds hold 78, three times over."""
+    folds hold 78, three times over. ``group_weighted`` scores every clip at one over its
+    group's clips in its fold (:func:`ml.crossval.group_weights`), so a recording cut into
+    many slices counts once."""
     check_metric(metric, labels)
+    if group_weighted and any(len(f.groups) != len(f.y_true) for f in folds):
+        raise ValueError("group_weighted needs every held-out clip's group (OutOfFold.groups)")
     seeds = sorted({f.fold_seed for f in folds})
     table = []
     for strength in sorted(strengths):
-        pooled: tuple[list[str], list[np.ndarray]] = ([], [])
-        per_seed: dict[int, tuple[list[str], list[np.ndarray]]] = {s: ([], []) for s in seeds}
+        pooled: tuple[list[str], list[np.ndarray], list[np.ndarray]] = ([], [], [])
+        per_seed = {s: ([], [], []) for s in seeds}
         for f in folds:
             adjusted = reweighted(f.probabilities, log_weight(f.train_counts, labels, strength))
-            for y, p in (pooled, per_seed[f.fold_seed]):
+            clip_weight = group_weights(f.groups) if group_weighted else np.ones(len(f.y_true))
+            for y, p, w in (pooled, per_seed[f.fold_seed]):
                 y.extend(f.y_true)
                 p.append(adjusted)
-        row = _row(strength, _scored(pooled[0], np.concatenate(pooled[1]), labels, None), metric)
+                w.append(clip_weight)
+        row = _pooled_row(strength, pooled, labels, metric)
         row["per_fold_seed"] = {
-            str(s): _row(strength, _scored(y, np.concatenate(p), labels, None), metric)[metric]
-            for s, (y, p) in per_seed.items()
+            str(s): _pooled_row(strength, parts, labels, metric)[metric]
+            for s, parts in per_seed.items()
         }
         table.append(row)
     chosen = table[0]
@@ -141,6 +165,7 @@ def fit_prior(
     cv_dirs: Sequence[Path] = (),
     cv_variant: str = "",
     score_test: bool = True,
+    group_weighted: bool = False,
 ) -> dict[str, Any]:
     """τ chosen on the validation part of the model's split, or from the out-of-fold
     probabilities of ``cv_variant`` in the ``cv_dirs`` (``miao cv`` folders of this task, one
@@ -173,20 +198,24 @@ def fit_prior(
                     f"{report['split_seed']}, not {task!r} on the model's split seed {seed}"
                 )
         folds = [f for d in cv_dirs for f in out_of_fold(d, cv_variant, shared_dir, cache_dir)]
-        choice = choose_strength_cv(folds, labels, metric, min_gain)
+        choice = choose_strength_cv(folds, labels, metric, min_gain, group_weighted=group_weighted)
         n_chosen_on = sum(len(f.y_true) for f in folds)
         seeds = sorted({f.fold_seed for f in folds})
         chosen_by = (
             f"cross-validation {metric} (out-of-fold, variant {cv_variant}, {len(folds)} folds "
-            f"of fold seeds {', '.join(map(str, seeds))})"
+            f"of fold seeds {', '.join(map(str, seeds))}"
+            + (", each group counted once per fold)" if group_weighted else ")")
         )
         extra["cv"] = {
             "dirs": [str(d) for d in cv_dirs],
             "variant": cv_variant,
             "fold_seeds": seeds,
             "folds": len(folds),
+            "group_weighted": group_weighted,
         }
     else:
+        if group_weighted:
+            raise ValueError("group_weighted is for a choice made on CV folds (cv_dirs)")
         y_val = [c.label for c in parts["val"]]
         choice = choose_strength(
             y_val, probabilities("val"), train_counts, labels, metric, min_gain

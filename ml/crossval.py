@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -201,6 +202,18 @@ class OutOfFold:
     y_true: tuple[str, ...]
     probabilities: np.ndarray  # [clips, labels], in the task's label order
     train_counts: dict[str, int]  # the fold's training clips per label
+    groups: tuple[str, ...] = ()  # each held-out clip's manifest group (for group_weights)
+
+
+def group_weights(groups: Sequence[str]) -> np.ndarray:
+    """One over the number of clips of each clip's group: every group counts once.
+
+    Why: a fold's clips are not equally independent. dog-bark's ``noise_other`` room is one
+    recording cut into 108 slices; pooled per clip, it weighs as much as every catsdogs cat and
+    baby laugh together (dog-bark card, the whole 16 kHz band).
+    """
+    counts = Counter(groups)
+    return np.array([1.0 / counts[g] for g in groups], dtype=np.float64)
 
 
 def out_of_fold(
@@ -248,6 +261,7 @@ def out_of_fold(
                 y_true=tuple(c.label for c in fold.val),
                 probabilities=probs,
                 train_counts={lab: sum(c.label == lab for c in fold.train) for lab in labels},
+                groups=tuple(c.group for c in fold.val),
             )
         )
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,29 +29,44 @@ from ml.models import MajorityClass
 T = TypeVar("T")
 
 
-def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1, balanced accuracy, per-class P/R/F1/support and the confusion matrix."""
+def metrics(
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    labels: Sequence[str],
+    sample_weight: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, balanced accuracy, per-class P/R/F1/support and the confusion matrix.
+
+    ``sample_weight`` weighs the scores (e.g. :func:`ml.crossval.group_weights`: every group
+    counts once); ``n``, the supports and the confusion matrix stay counts of clips.
+    """
     labels = list(labels)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0, sample_weight=w
     )
+    support = Counter(y_true)
     present = sorted(set(y_true), key=labels.index)
     return {
         "n": len(y_true),
-        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
+        "accuracy": float(np.average(np.asarray(y_true) == np.asarray(y_pred), weights=w)),
         "macro_f1": float(
-            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+            f1_score(
+                y_true, y_pred, labels=labels, average="macro", zero_division=0, sample_weight=w
+            )
         ),
         "macro_f1_present_classes": float(
-            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+            f1_score(
+                y_true, y_pred, labels=present, average="macro", zero_division=0, sample_weight=w
+            )
         ),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred, sample_weight=w)),
         "per_class": {
             label: {
                 "precision": float(precision[i]),
                 "recall": float(recall[i]),
                 "f1": float(f1[i]),
-                "support": int(support[i]),
+                "support": int(support[label]),
             }
             for i, label in enumerate(labels)
         },

@@ -35,6 +35,12 @@ def label_prior(
         file_okay=False,
     ),
     cv_variant: str = typer.Option("", help="With --cv: the cross-validated variant to read."),
+    group_weighted: bool = typer.Option(
+        False,
+        "--group-weighted",
+        help="With --cv: score each out-of-fold clip at one over its group's clips in its fold, "
+        "so a recording cut into many slices counts once (choose it before looking at folds).",
+    ),
     test: bool = typer.Option(
         True,
         "--test/--no-test",
@@ -76,6 +82,9 @@ def label_prior(
     if bool(cv) != bool(cv_variant):
         console.print("[red]error:[/] --cv and --cv-variant go together")
         raise typer.Exit(2)
+    if group_weighted and not cv:
+        console.print("[red]error:[/] --group-weighted is for --cv")
+        raise typer.Exit(2)
     if write and not test:
         console.print("[red]error:[/] --write needs the test figures: drop --no-test")
         raise typer.Exit(2)
@@ -97,6 +106,7 @@ def label_prior(
                 cv_dirs=cv,
                 cv_variant=cv_variant,
                 score_test=test,
+                group_weighted=group_weighted,
             )
     except (ModelNotFoundError, ValueError, KeyError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}")

@@ -254,3 +254,56 @@ def test_the_command_refuses_an_unknown_task_or_metric_with_exit_2() -> None:
     assert lone.exit_code == 2 and "--cv and --cv-variant go together" in lone.stderr
     blind = runner.invoke(app, ["label-prior", "dog-bark", "--no-test", "--write"])
     assert blind.exit_code == 2 and "--write needs the test figures" in blind.stderr
+    weighted = runner.invoke(app, ["label-prior", "dog-bark", "--group-weighted"])
+    assert weighted.exit_code == 2 and "--group-weighted is for --cv" in weighted.stderr
+
+
+def _one_room_fold() -> OutOfFold:
+    """10 dogs and 10 cats, each its own group, all called right; and one room recording cut
+    into 20 slices (group ``room``) that a balanced-trained model calls dog at 0.6."""
+    y = ["dog"] * 10 + ["cat"] * 10 + ["cat"] * 20
+    p_dog = np.array([0.9] * 10 + [0.1] * 10 + [0.6] * 20)
+    groups = tuple(f"dog{i}" for i in range(10)) + tuple(f"cat{i}" for i in range(10))
+    groups += ("room",) * 20
+    return OutOfFold(0, 0, tuple(y), np.stack([1 - p_dog, p_dog], axis=1), COUNTS, groups)
+
+
+def test_group_weights_count_every_group_once() -> None:
+    from ml.crossval import group_weights
+
+    assert np.allclose(group_weights(["a", "a", "a", "b"]), [1 / 3, 1 / 3, 1 / 3, 1])
+    assert group_weights(["room"] * 20).sum() == pytest.approx(1.0)
+
+
+def test_weighted_metrics_weigh_the_scores_and_keep_the_counts() -> None:
+    from ml.evaluate import metrics
+
+    y, pred = ["dog", "cat", "cat", "cat"], ["dog", "dog", "dog", "cat"]
+    plain = metrics(y, pred, LABELS)
+    weighted = metrics(y, pred, LABELS, sample_weight=[1.0, 0.5, 0.5, 1.0])
+    assert plain["accuracy"] == pytest.approx(0.5)
+    assert weighted["accuracy"] == pytest.approx(2 / 3)  # (1 + 1) of 3
+    assert weighted["per_class"]["dog"]["precision"] == pytest.approx(0.5)  # 1 of 1 + 0.5 + 0.5
+    assert weighted["per_class"]["cat"]["support"] == plain["per_class"]["cat"]["support"] == 3
+    assert weighted["confusion"] == plain["confusion"]
+
+
+def test_a_group_weighted_choice_counts_a_sliced_recording_once() -> None:
+    """Per clip, the room's 20 false alarms halve dog F1 and the prior looks worth taking;
+    counted once, they cost one false alarm and the prior gains under the margin."""
+    fold = _one_room_fold()
+    plain = choose_strength_cv([fold], LABELS, "f1:dog", min_gain=0.1)
+    weighted = choose_strength_cv([fold], LABELS, "f1:dog", min_gain=0.1, group_weighted=True)
+    by_plain = {row["strength"]: row["f1:dog"] for row in plain.table}
+    by_weighted = {row["strength"]: row["f1:dog"] for row in weighted.table}
+    assert by_plain[0.0] == pytest.approx(0.5)  # 10 found, 20 false alarms
+    assert by_weighted[0.0] == pytest.approx(20 / 21)  # 10 found, one room
+    assert by_plain[0.25] == by_weighted[0.25] == pytest.approx(1.0)
+    assert plain.strength > 0 and weighted.strength == 0.0
+
+
+def test_a_group_weighted_choice_needs_every_clips_group() -> None:
+    fold = _one_room_fold()
+    blind = OutOfFold(0, 0, fold.y_true, fold.probabilities, COUNTS)
+    with pytest.raises(ValueError, match="group"):
+        choose_strength_cv([blind], LABELS, "f1:dog", group_weighted=True)
