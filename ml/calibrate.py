@@ -282,6 +282,7 @@ def card_section(record: dict[str, Any]) -> str:
             f"`miao label-prior {record['task']} --metric {metric} --min-gain "
             f"{record['min_gain']:g} --cv-variant {cv['variant']} "
             + " ".join(f"--cv {d}" for d in cv["dirs"])
+            + (" --group-weighted" if cv.get("group_weighted") else "")
             + "`"
         )
     else:

@@ -139,6 +139,8 @@ def test_a_card_names_cross_validation_and_the_positive_label_f1() -> None:
     )
     assert "dog F1 0.700 → **0.700**" in text
     assert "--cv-variant recipe --cv var/cv/a --cv var/cv/b`" in text
+    record["cv"] |= {"group_weighted": True}
+    assert "--cv var/cv/b --group-weighted`" in card_section(record)
 
 
 def _copy(task: str, tmp_path: Path) -> Path:
