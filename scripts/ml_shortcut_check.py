@@ -42,7 +42,7 @@ SYNTH_KINDS = ("white", "silence", "tone")
 SYNTH_SECONDS = (0.3, 0.5, 1.0, 2.0, 3.0, 5.0)
 CROP_SECONDS = (0.3, 1.0, 3.0)
 CHECK_SEED = 987_654  # training negatives use the run's seed (small numbers)
-PHONE_RATE = 8000  # the band-limited probe: through 8 kHz and back, nothing above 4 kHz
+PHONE_BAND_HZ = 4000  # the band-limited probe: what an 8 kHz recording holds
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def crop_rates(
 
 def band_limited(wave: np.ndarray) -> np.ndarray:
     """The clip as an 8 kHz recording would hold it: through 8 kHz and back to 16 kHz."""
-    return FrontEnd(band_limit_hz=PHONE_RATE // 2).condition(wave)
+    return FrontEnd(band_limit_hz=PHONE_BAND_HZ).condition(wave)
 
 
 def band_limited_rate(labeller: Labeller, paths: list[Path], target: str) -> dict[str, float | int]:

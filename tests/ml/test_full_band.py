@@ -12,16 +12,10 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from ml.audio import SAMPLE_RATE
 from ml.augment import AUG_PRESETS, WaveAugment
 from ml.crossval import describe_variant, parse_variant, variant_config
 from ml.train import TrainConfig
-
-
-def _tone_power(wave: np.ndarray, hz: float) -> float:
-    spectrum = np.abs(np.fft.rfft(wave)) ** 2
-    freqs = np.fft.rfftfreq(len(wave), 1 / SAMPLE_RATE)
-    return float(spectrum[np.abs(freqs - hz) < 20].sum())
+from tests.ml.tones import low_and_high_tones, power_near
 
 
 def test_full_band_drops_the_tasks_band_limit_for_student_and_teacher() -> None:
@@ -40,30 +34,24 @@ def test_full_band_is_refused_where_the_task_has_no_band_limit() -> None:
 
 
 def test_full_band_keeps_what_lies_above_4khz() -> None:
-    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
-    wave = (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6000 * t)).astype(
-        np.float32
-    )
+    wave = low_and_high_tones(1.0)
     full = TrainConfig(task="dog-bark", arch="mfcc_cnn", full_band=True).front_end
     limited = TrainConfig(task="dog-bark", arch="mfcc_cnn").front_end
     kept, cut = full.condition(wave), limited.condition(wave)
-    assert _tone_power(kept, 6000) > 0.5 * _tone_power(wave, 6000)
-    assert _tone_power(cut, 6000) < 1e-3 * _tone_power(wave, 6000)
+    assert power_near(kept, 6000) > 0.5 * power_near(wave, 6000)
+    assert power_near(cut, 6000) < 1e-3 * power_near(wave, 6000)
     assert not np.allclose(full.features(wave), limited.features(wave))
 
 
 def test_the_band_limit_preset_cuts_every_copy_above_4khz_and_nothing_else() -> None:
-    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
-    wave = (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6000 * t)).astype(
-        np.float32
-    )
+    wave = low_and_high_tones(1.0)
     augment = WaveAugment(config=AUG_PRESETS["band-limit"], seed=0)
     for _ in range(3):
         out = augment(wave)
         assert out.shape == wave.shape
-        assert _tone_power(out, 6000) < 1e-3 * _tone_power(wave, 6000)
+        assert power_near(out, 6000) < 1e-3 * power_near(wave, 6000)
         # no gain, stretch or shift: the 1 kHz tone keeps its power
-        assert _tone_power(out, 1000) == pytest.approx(_tone_power(wave, 1000), rel=0.05)
+        assert power_near(out, 1000) == pytest.approx(power_near(wave, 1000), rel=0.05)
 
 
 def test_a_cross_validation_variant_can_ask_for_the_whole_band() -> None:

@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import numpy as np
 import pytest
 
-from ml.audio import SAMPLE_RATE
+from tests.ml.tones import low_and_high_tones, power_near
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ml_shortcut_check.py"
 
@@ -28,18 +27,10 @@ def _script() -> ModuleType:
     return module
 
 
-def _power_near(wave: np.ndarray, hz: float) -> float:
-    spectrum = np.abs(np.fft.rfft(wave)) ** 2
-    return float(spectrum[np.abs(np.fft.rfftfreq(len(wave), 1 / SAMPLE_RATE) - hz) < 20].sum())
-
-
 def test_the_probe_removes_the_upper_band_and_keeps_the_rest() -> None:
     script = _script()
-    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
-    wave = (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6000 * t)).astype(
-        np.float32
-    )
+    wave = low_and_high_tones(2.0)
     limited = script.band_limited(wave)
     assert limited.shape == wave.shape
-    assert _power_near(limited, 6000) < 1e-4 * _power_near(wave, 6000)
-    assert _power_near(limited, 1000) == pytest.approx(_power_near(wave, 1000), rel=0.02)
+    assert power_near(limited, 6000) < 1e-4 * power_near(wave, 6000)
+    assert power_near(limited, 1000) == pytest.approx(power_near(wave, 1000), rel=0.02)
