@@ -128,8 +128,9 @@ def write_folds(folds: Sequence[Fold], path: Path, root: Path | None = None) -> 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     """``"name:key=value,key=value"`` → ``(name, overrides)`` of :class:`ml.train.TrainConfig`.
 
-    Values are read as JSON where they parse (``10``, ``0.3``, ``true``, ``null``), else as text
-    (``balance=loss``, ``arch=mfcc_cnn``). Unknown keys are an error that lists the known ones.
+    Values are read as JSON where they parse (``10``, ``0.3``, ``true``, ``null``,
+    ``[32,64,128]``: commas inside brackets stay in the value), else as text (``balance=loss``,
+    ``arch=mfcc_cnn``). Unknown keys are an error that lists the known ones.
     """
     from ml.train import TrainConfig
 
@@ -139,7 +140,7 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
         raise ValueError(f"variant {text!r}: give it a name of letters, digits, - or _ first")
     known = {f.name for f in fields(TrainConfig)} - {"task"}
     overrides: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in body.split(","))):
+    for item in filter(None, (part.strip() for part in _split_top_level(body))):
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or key not in known:
@@ -152,6 +153,21 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
         except json.JSONDecodeError:
             overrides[key] = raw.strip()
     return name, overrides
+
+
+def _split_top_level(body: str) -> list[str]:
+    """``body`` split at the commas that are not inside brackets."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(body):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth < 0:
+            raise ValueError(f"variant settings {body!r}: a ']' closes no '['")
+        if char == "," and depth == 0:
+            parts.append(body[start:index])
+            start = index + 1
+    if depth:
+        raise ValueError(f"variant settings {body!r}: a '[' is never closed")
+    return [*parts, body[start:]]
 
 
 def variant_config(task: str, base: dict[str, Any], overrides: dict[str, Any]) -> Any:
@@ -564,6 +580,11 @@ def describe_variant(v: dict[str, Any]) -> str:
         f"windows of {c['window_frames']} frames, "
         f"balance={c['balance']}, lr {c['lr']:g}, mixup {c['mixup_alpha']:g}, "
         f"{copies}, crop_p {c['crop_p']:g}, gain ±{c['gain_db']:g} dB"
+        + (
+            f", CNN widths {'/'.join(map(str, c['cnn_channels']))}"
+            if c["arch"] == "mfcc_cnn" and c.get("cnn_channels", [16, 32, 64]) != [16, 32, 64]
+            else ""
+        )
         + (f", convolutions from {c['init_from']}" if c.get("init_from") else "")
         + (f" at {c['features_lr_scale']:g} x lr" if c.get("features_lr_scale", 1.0) != 1.0 else "")
         + (", per-clip cepstral mean removed" if c.get("clip_mean") else "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from ml.crossval import (
     CARD_HEADING,
     add_card_section,
     compare_variants,
+    describe_variant,
     fold_scores,
     format_table,
     make_folds,
@@ -108,6 +110,15 @@ def test_variants_parse_into_train_configs_without_early_stopping() -> None:
     assert over == {"arch": "mfcc_cnn", "balance": "loss", "epochs": 7, "mixup_alpha": 0.1}
     config = variant_config("infant-cry", {"epochs": 20, "threads": 1}, over)
     assert (config.epochs, config.patience, config.balance, config.lr) == (7, 7, "loss", 2e-3)
+    name, over = parse_variant("wide:arch=mfcc_cnn,cnn_channels=[32,64,128],epochs=7")
+    assert over == {"arch": "mfcc_cnn", "cnn_channels": [32, 64, 128], "epochs": 7}
+    config = variant_config("dog-bark", {}, over)
+    assert config.cnn_channels == [32, 64, 128]
+    assert "CNN widths 32/64/128" in describe_variant({"config": asdict(config)})
+    assert "widths" not in describe_variant({"config": asdict(variant_config("dog-bark", {}, {}))})
+    for unbalanced in ("x:cnn_channels=[32,64", "x:cnn_channels=32],epochs=3"):
+        with pytest.raises(ValueError, match=r"closes no|never closed"):
+            parse_variant(unbalanced)
     with pytest.raises(ValueError, match="TrainConfig key"):
         parse_variant("x:bogus=1")
     with pytest.raises(ValueError, match="name"):
