@@ -39,7 +39,8 @@ def train(
     ),
     threads: int = typer.Option(2, min=1, help="torch CPU threads."),
     channels: str = typer.Option(
-        "16,32,64", help="mfcc_cnn: widths of its three VGG blocks, comma-separated."
+        "16,32,64",
+        help="mfcc_cnn: widths of its VGG blocks, one block per width, comma-separated (16,32,64,128: four blocks).",
     ),
     distill: float = typer.Option(
         0.0,
