@@ -39,6 +39,7 @@ from ml.domain import SetupAdversary, adversary_loss, reversal_scale, setup_targ
 from ml.feature_cache import cached_augmented_features, cached_features
 from ml.frontend import FrontEnd
 from ml.models import FILLS, ASTClassifier, ASTSize, MfccCNN, YamnetDNN
+from ml.models.baselines import check_cnn_depth
 from ml.predict import InputSpec, clip_probabilities
 from ml.sound_kind import SoundKindHead, kind_loss, kind_targets
 from ml.tasks import get_task
@@ -227,6 +228,8 @@ class TrainConfig:
             raise ValueError("clip_mean (cepstral mean normalisation) is for the mfcc_cnn")
         if not self.cnn_channels or min(self.cnn_channels) < 1:
             raise ValueError(f"cnn_channels must be positive widths, got {self.cnn_channels}")
+        if self.arch == "mfcc_cnn":
+            check_cnn_depth(len(self.cnn_channels), self.window_frames)
         if self.balance not in ("sampler", "loss", "none"):
             raise ValueError(f"balance must be sampler, loss or none, not {self.balance!r}")
 

@@ -34,6 +34,18 @@ def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
+def check_cnn_depth(blocks: int, window_frames: int) -> None:
+    """Refuse more VGG blocks than a window can be pooled by: each block halves both axes, so
+    40 MFCCs allow five, and a window of ``window_frames`` needs ``2 ** blocks`` frames."""
+    smallest = min(N_MFCC, window_frames)
+    if blocks < 1 or smallest >> blocks < 1:
+        most = smallest.bit_length() - 1
+        raise ValueError(
+            f"{blocks} CNN blocks halve {N_MFCC} MFCCs x {window_frames} frames to nothing: "
+            f"give 1 to {most} widths"
+        )
+
+
 class MfccCNN(nn.Module):
     """VGG-style CNN over MFCC windows ``[batch, frames, n_mfcc]``.
 
@@ -52,6 +64,7 @@ class MfccCNN(nn.Module):
         teacher_outputs: int = 0,
     ) -> None:
         super().__init__()
+        check_cnn_depth(len(channels), window_frames)
         self.labels = list(labels)
         self.window_frames = window_frames
         self.channels = list(channels)

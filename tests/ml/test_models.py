@@ -54,6 +54,7 @@ def test_ast_forward_shapes_and_rejects_wrong_input() -> None:
             torch.randn(2, 64, 128),
         ),
         (MfccCNN(LABELS, window_frames=64), torch.randn(2, 64, 40)),
+        (MfccCNN(LABELS, window_frames=64, channels=(4, 8, 8, 16)), torch.randn(2, 64, 40)),
         (YamnetDNN(LABELS), torch.rand(2, 1042)),
     ],
 )
@@ -64,6 +65,22 @@ def test_config_round_trip_gives_the_same_function(model: torch.nn.Module, x: to
     with torch.no_grad():
         torch.testing.assert_close(model(x).logits, rebuilt(x).logits)
     assert model(x).logits.shape == (2, 3)
+
+
+def test_a_deeper_cnn_folds_for_inference_and_too_deep_a_one_is_refused() -> None:
+    model = MfccCNN(LABELS, window_frames=50, channels=(4, 4, 8, 8, 16)).eval()
+    x = torch.randn(3, 50, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(model.for_inference()(x).logits, model(x).logits)
+    with pytest.raises(ValueError, match="give 1 to 5 widths"):
+        MfccCNN(LABELS, window_frames=200, channels=(4,) * 6)
+    with pytest.raises(ValueError, match="give 1 to 4 widths"):
+        MfccCNN(LABELS, window_frames=16, channels=(4,) * 5)
+    from ml.train import TrainConfig
+
+    with pytest.raises(ValueError, match="6 CNN blocks"):
+        TrainConfig(task="dog-bark", arch="mfcc_cnn", cnn_channels=[4] * 6)
+    assert TrainConfig(task="dog-bark", arch="ast", cnn_channels=[4] * 6).arch == "ast"
 
 
 def test_build_model_rejects_unknown_arch() -> None:
