@@ -69,6 +69,12 @@ def cv(
         help="With --compare: accuracy, macro_f1, balanced_accuracy or f1:LABEL (default: the "
         "task's positive label F1 where it has one, else macro_f1).",
     ),
+    group_weighted: bool = typer.Option(
+        False,
+        "--group-weighted",
+        help="With --compare: score each fold again from its model, every held-out group "
+        "counted once (a recording cut into many slices weighs as one clip; no label prior).",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
 ) -> None:
     """Cross-validate configurations of a task on grouped folds of its train + validation parts."""
@@ -82,8 +88,15 @@ def cv(
         from ml.tasks import get_task
 
         spec = get_task(task)
+        if group_weighted and not compare:
+            raise ValueError("--group-weighted rescoring is for --compare")
         if compare:
-            reports = [crossval.read_report(d) for d in [out_dir, *include]]
+            folders = [out_dir, *include]
+            reports = (
+                [crossval.group_weighted_report(d, cache_dir=cache) for d in folders]
+                if group_weighted
+                else [crossval.read_report(d) for d in folders]
+            )
             chosen = score or (f"f1:{spec.positive_label}" if spec.positive_label else "macro_f1")
             result = crossval.compare_variants(reports, compare, chosen)
             for name, r in result.items():
@@ -92,7 +105,9 @@ def cv(
                     for row in r["per_seed"]
                 )
                 console.print(
-                    f"{name} vs {compare} ({chosen}): {r['mean']:.3f} vs "
+                    f"{name} vs {compare} ({chosen}"
+                    + (", each group once" if group_weighted else "")
+                    + f"): {r['mean']:.3f} vs "
                     f"{r['baseline_mean']:.3f} over {r['folds']} folds; won {r['won']}, "
                     f"lost {r['lost']}, tied {r['tied']} ({seeds})"
                 )

@@ -17,17 +17,20 @@ import pytest
 
 from ml.crossval import (
     CARD_HEADING,
+    OutOfFold,
     add_card_section,
     compare_variants,
     describe_variant,
     fold_scores,
     format_table,
+    group_weighted_report,
     make_folds,
     merge_reports,
     out_of_fold,
     parse_variant,
     run_cv,
     variant_config,
+    weighted_fold_scores,
     write_folds,
 )
 from ml.data import Clip
@@ -181,6 +184,20 @@ def test_tiny_cv_run_on_real_clips_writes_a_full_report(tmp_path: Path, shared_d
         out_of_fold(out, "tiny", shared_dir, tmp_path / "cache")
     (out / "cv_report.json").write_text(json.dumps(report))
 
+    # rescored with every clip its own group, the folds give back the recorded scores
+    from dataclasses import replace
+
+    unique = [
+        replace(f, groups=tuple(f"{f.fold}-{i}" for i in range(len(f.y_true)))) for f in scored
+    ]
+    for again, recorded in zip(
+        weighted_fold_scores(unique, labels), variant["per_fold"], strict=True
+    ):
+        assert again["macro_f1"] == pytest.approx(recorded["macro_f1"])
+    weighted = group_weighted_report(out, shared_dir, tmp_path / "cache")
+    assert weighted["group_weighted"] and "pooled" not in weighted["variants"]["tiny"]
+    assert [f["fold"] for f in weighted["variants"]["tiny"]["per_fold"]] == [0, 1]
+
     card = tmp_path / "MODEL_CARD.md"
     card.write_text("# card\n\n## Limits\n\nsmall.\n")
     add_card_section(card, report, "tiny", "a note")
@@ -307,3 +324,50 @@ def test_miao_cv_compare_reads_several_fold_seeds(tmp_path: Path) -> None:
     missing = CliRunner().invoke(app, [*args, "--include", str(tmp_path / "none")])
     assert missing.exit_code == 2
     assert f"no{tmp_path / 'none' / 'cv_report.json'};run" in "".join(missing.stderr.split())
+
+
+def _fold_with_one_room(fold: int) -> OutOfFold:
+    """2 barks found; one room recording cut into 20 slices, all called bark; 18 other
+    non-bark clips, each its own group, called right."""
+    y = ("bark",) * 2 + ("non_bark",) * 38
+    p_bark = np.array([0.9] * 2 + [0.8] * 20 + [0.1] * 18)
+    groups = ("dog0", "dog1") + ("room",) * 20 + tuple(f"other{i}" for i in range(18))
+    counts = {"bark": 10, "non_bark": 100}
+    return OutOfFold(0, fold, y, np.stack([p_bark, 1 - p_bark], axis=1), counts, groups)
+
+
+def test_weighted_fold_scores_count_each_group_once_and_feed_the_comparison() -> None:
+    labels = ["bark", "non_bark"]
+    weighted = weighted_fold_scores([_fold_with_one_room(0)], labels)
+    per_clip = metrics(*_labels_of(_fold_with_one_room(0), labels), labels)
+    # per clip: 2 barks against 20 false alarms; weighted: the room is one false alarm
+    assert per_clip["per_class"]["bark"]["f1"] == pytest.approx(4 / 24)
+    assert weighted[0]["per_class_f1"]["bark"] == pytest.approx(0.8)
+    assert weighted[0]["n"] == 40  # counts stay counts of clips
+    report = {"seed": 0, "variants": {}}
+    for name, fold_list in (
+        ("a", weighted),
+        ("b", [{**weighted[0], "per_class_f1": {"bark": 0.5}}]),
+    ):
+        report["variants"][name] = {"per_fold": fold_list}
+    result = compare_variants([report], "b", "f1:bark")
+    assert (result["a"]["won"], result["a"]["mean"]) == (1, pytest.approx(0.8))
+    ungrouped = OutOfFold(0, 1, ("bark",), np.array([[0.9, 0.1]]), {"bark": 1}, ())
+    with pytest.raises(ValueError, match="no groups"):
+        weighted_fold_scores([ungrouped], labels)
+
+
+def _labels_of(fold: OutOfFold, labels: list[str]) -> tuple[list[str], list[str]]:
+    return list(fold.y_true), [labels[i] for i in fold.probabilities.argmax(axis=1)]
+
+
+def test_miao_cv_refuses_group_weighting_without_compare(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from miao.cli import app
+
+    result = CliRunner().invoke(
+        app, ["cv", "dog-bark", "--group-weighted", "--out", str(tmp_path / "cv")]
+    )
+    assert result.exit_code == 2 and "--group-weighted rescoring is for --compare" in result.stderr
+    assert not (tmp_path / "cv").exists()
