@@ -22,7 +22,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ml.crossval import OutOfFold, group_weights, out_of_fold, read_report
+from ml.crossval import OutOfFold, out_of_fold, read_report
 from ml.evaluate import member_features, metrics, prefer_first
 from ml.label_prior import LOG_WEIGHT_KEY, log_weight, reweighted
 from ml.registry import WEIGHTS_FILE, load_members, mean_probabilities, sha256_file
@@ -124,8 +124,6 @@ def choose_strength_cv(
     group's clips in its fold (:func:`ml.crossval.group_weights`), so a recording cut into
     many slices counts once."""
     check_metric(metric, labels)
-    if group_weighted and any(len(f.groups) != len(f.y_true) for f in folds):
-        raise ValueError("group_weighted needs every held-out clip's group (OutOfFold.groups)")
     seeds = sorted({f.fold_seed for f in folds})
     table = []
     for strength in sorted(strengths):
@@ -133,7 +131,7 @@ def choose_strength_cv(
         per_seed = {s: ([], [], []) for s in seeds}
         for f in folds:
             adjusted = reweighted(f.probabilities, log_weight(f.train_counts, labels, strength))
-            clip_weight = group_weights(f.groups) if group_weighted else np.ones(len(f.y_true))
+            clip_weight = f.clip_weights() if group_weighted else np.ones(len(f.y_true))
             for y, p, w in (pooled, per_seed[f.fold_seed]):
                 y.extend(f.y_true)
                 p.append(adjusted)

@@ -30,6 +30,7 @@ import numpy as np
 
 from ml.data import Clip, Split, default_shared_dir
 from ml.evaluate import majority_metrics, metrics, run_predictions
+from ml.models.baselines import DEFAULT_CNN_CHANNELS
 from ml.tasks import get_task
 
 SCORES = ("accuracy", "macro_f1", "balanced_accuracy")
@@ -220,6 +221,14 @@ class OutOfFold:
     train_counts: dict[str, int]  # the fold's training clips per label
     groups: tuple[str, ...] = ()  # each held-out clip's manifest group (for group_weights)
 
+    def clip_weights(self) -> np.ndarray:
+        """:func:`group_weights` of the held-out clips; a fold without groups is an error."""
+        if len(self.groups) != len(self.y_true):
+            raise ValueError(
+                f"fold {self.fold} of fold seed {self.fold_seed} has no groups to weigh"
+            )
+        return group_weights(self.groups)
+
 
 def group_weights(groups: Sequence[str]) -> np.ndarray:
     """One over the number of clips of each clip's group: every group counts once.
@@ -292,10 +301,8 @@ def weighted_fold_scores(folds: Sequence[OutOfFold], labels: Sequence[str]) -> l
     """
     out = []
     for f in folds:
-        if len(f.groups) != len(f.y_true):
-            raise ValueError(f"fold {f.fold} of fold seed {f.fold_seed} has no groups to weigh")
         predicted = [labels[i] for i in np.asarray(f.probabilities).argmax(axis=1)]
-        m = metrics(f.y_true, predicted, labels, sample_weight=group_weights(f.groups))
+        m = metrics(f.y_true, predicted, labels, sample_weight=f.clip_weights())
         out.append({"fold": f.fold, **_brief(m)})
     return out
 
@@ -307,7 +314,7 @@ def group_weighted_report(
 ) -> dict[str, Any]:
     """A CV folder's report with every variant's folds scored again, each group counted once
     (:func:`weighted_fold_scores` over the fold models' held-out clips, :func:`out_of_fold`)."""
-    report = json.loads(json.dumps(read_report(cv_dir)))
+    report = read_report(cv_dir)
     labels = list(get_task(report["task"]).labels)
     for name, variant in report["variants"].items():
         variant["per_fold"] = weighted_fold_scores(
@@ -618,7 +625,8 @@ def describe_variant(v: dict[str, Any]) -> str:
         f"{copies}, crop_p {c['crop_p']:g}, gain ±{c['gain_db']:g} dB"
         + (
             f", CNN widths {'/'.join(map(str, c['cnn_channels']))}"
-            if c["arch"] == "mfcc_cnn" and c.get("cnn_channels", [16, 32, 64]) != [16, 32, 64]
+            if c["arch"] == "mfcc_cnn"
+            and tuple(c.get("cnn_channels", DEFAULT_CNN_CHANNELS)) != DEFAULT_CNN_CHANNELS
             else ""
         )
         + (f", convolutions from {c['init_from']}" if c.get("init_from") else "")

@@ -3,11 +3,12 @@
 Why: ``dog-bark`` lumps everything that is not a bark into ``non_bark``. Cross-validated (one
 fold seed), its false alarms were baby laughter (19 of 88) and catsdogs cats (17 of 107), which
 share the barks' recording source, more than anything else. A model told only "bark or not"
-may learn "recorded like the barks" as readily as "sounds like a bark". A second head that must also name the clip's kind, its label
-in the ``source`` task (cat, dog, infant_cry, human_speech, other), asks the embedding to put a
-catsdogs cat beside naya's cats rather than beside the dogs it was recorded with. It is
-multi-task learning with a coarser, related label (Caruana, "Multitask learning", 1997). The
-head is for training only: it is not in the saved weights, so labelling is unchanged.
+may learn "recorded like the barks" as readily as "sounds like a bark". A second head that must
+also name the clip's kind, its label in the ``source`` task (cat, dog, infant_cry, human_speech,
+other), asks the embedding to put a catsdogs cat beside naya's cats rather than beside the dogs
+it was recorded with. It is multi-task learning with a coarser, related label (Caruana,
+"Multitask learning", 1997). The head is for training only: it is not in the saved weights, so
+labelling is unchanged.
 
 Measured on dog-bark's 15 cross-validation folds (README, dog-bark card): laughs and speech
 called bark fell from 60 to 26 and 23 to 4, but the catsdogs cats did not move (56, 57), and

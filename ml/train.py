@@ -39,7 +39,7 @@ from ml.domain import SetupAdversary, adversary_loss, reversal_scale, setup_targ
 from ml.feature_cache import cached_augmented_features, cached_features
 from ml.frontend import FrontEnd
 from ml.models import FILLS, ASTClassifier, ASTSize, MfccCNN, YamnetDNN
-from ml.models.baselines import check_cnn_depth
+from ml.models.baselines import DEFAULT_CNN_CHANNELS, check_cnn_depth
 from ml.predict import InputSpec, clip_probabilities
 from ml.sound_kind import SoundKindHead, kind_loss, kind_targets
 from ml.tasks import get_task
@@ -124,7 +124,7 @@ class TrainConfig:
     max_clips_per_class: int | None = None  # cap per label, for quick runs and tests
     window_frames: int = 300
     ast_size: dict[str, int | float] = field(default_factory=lambda: asdict(ASTSize()))
-    cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 64])
+    cnn_channels: list[int] = field(default_factory=lambda: list(DEFAULT_CNN_CHANNELS))
     # Knowledge distillation (mfcc_cnn, ast): weight of the loss on YAMNet's pooled clip scores,
     # learnt by a second head (the AST: on its distillation token). Teacher in training only.
     distill_weight: float = 0.0

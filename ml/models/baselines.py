@@ -19,6 +19,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from ml.models.ast import ClassifierOutput
 
 N_MFCC = 40
+DEFAULT_CNN_CHANNELS = (16, 32, 64)  # one VGG block per width (dog-bark ships four: its card)
 YAMNET_CLASSES = 521
 
 
@@ -59,7 +60,7 @@ class MfccCNN(nn.Module):
         self,
         labels: Sequence[str],
         window_frames: int = 300,
-        channels: Sequence[int] = (16, 32, 64),
+        channels: Sequence[int] = DEFAULT_CNN_CHANNELS,
         dropout: float = 0.3,
         teacher_outputs: int = 0,
     ) -> None:
