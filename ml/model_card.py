@@ -125,8 +125,22 @@ def earlier_rows(
         elif report["models"].get(name) == result:
             continue  # the same run, scored again
         elif name == "ast" or name not in report["models"]:
-            rows.setdefault(f"{_MODEL_NAMES[name]}, earlier run (weights not kept)", result)
+            _keep_run(rows, _MODEL_NAMES[name], result)
     return rows
+
+
+def _keep_run(rows: dict[str, dict[str, Any]], model_name: str, result: dict[str, Any]) -> None:
+    """Add a lost run's row; a second earlier run of the same model gets its own numbered row."""
+    base = f"{model_name}, earlier run (weights not kept)"
+    if rows.get(base, result) == result:
+        rows[base] = result
+        return
+    number = 2
+    while (key := f"{model_name}, earlier run no. {number} (weights not kept)") in rows:
+        if rows[key] == result:
+            return
+        number += 1
+    rows[key] = result
 
 
 def _per_class(result: dict[str, Any]) -> str:

@@ -73,6 +73,22 @@ def test_the_same_run_scored_again_does_not_push_out_the_earlier_ast() -> None:
     }
 
 
+def test_a_second_lost_ast_gets_its_own_row_beside_the_first() -> None:
+    shipped_id = "5fea2adc" + "0" * 56
+    previous = _report(
+        {"ast": _result(0.73), "mfcc_cnn": _result(0.8)},
+        model_id=shipped_id,
+        shipped="mfcc_cnn",
+        earlier={"AST, earlier run (weights not kept)": _result(0.59)},
+    )
+    new = _report({"mfcc_cnn": _result(0.85)})
+    rows = earlier_rows(previous, new, model_id="f" * 64)
+    assert rows["AST, earlier run (weights not kept)"] == _result(0.59)
+    assert rows["AST, earlier run no. 2 (weights not kept)"] == _result(0.73)
+    again = earlier_rows({**previous, "earlier": rows}, new, model_id="f" * 64)
+    assert again == rows  # shipping once more adds no third copy
+
+
 def test_an_ast_card_says_whether_it_started_from_the_projects_own_encoder() -> None:
     from ml.model_card import _describe
 
