@@ -52,7 +52,11 @@ def test_the_convolutions_come_from_the_donor_and_the_head_starts_fresh(tmp_path
 
 @pytest.mark.parametrize(
     ("channels", "arch", "message"),
-    [((4, 8, 16), "mfcc_cnn", "channels"), ((4, 8, 8), "ast", "not an mfcc_cnn")],
+    [
+        ((4, 8, 16), "mfcc_cnn", "channels"),
+        ((4, 8, 8, 16), "mfcc_cnn", "channels"),  # a deeper donor (cat-emotion since 2026-11-30)
+        ((4, 8, 8), "ast", "not an mfcc_cnn"),
+    ],
 )
 def test_a_donor_that_does_not_fit_is_refused_before_anything_changes(
     tmp_path: Path, channels: tuple[int, ...], arch: str, message: str
@@ -101,9 +105,11 @@ def test_a_frozen_transfer_run_keeps_the_shipped_donors_filters(
     tmp_path: Path, shared_dir: Path
 ) -> None:
     donor = WEIGHTS_DIR / "cat-emotion"
+    donor_channels = json.loads((donor / "config.json").read_text())["model"]["channels"]
     config = TrainConfig(
         task="cat-context",
         arch="mfcc_cnn",
+        cnn_channels=list(donor_channels),
         epochs=2,
         epoch_size=64,
         patience=2,
