@@ -43,16 +43,25 @@ def test_another_split_keeps_nothing() -> None:
     assert earlier_rows({**previous, "part": "val"}, _report({})) == {}
 
 
-def test_a_reship_keeps_the_earlier_rows_and_not_itself() -> None:
-    shipped_id = "5fea2adc" + "0" * 56
-    previous = _report(
-        {"majority": _result(0.6), "mfcc_cnn": _result(0.8), "yamnet_dnn": _result(0.7)},
-        model_id=shipped_id,
+SHIPPED_ID = "5fea2adc" + "0" * 56
+
+
+def _after_an_ast_was_lost(models: dict[str, Any], lost_ast: float) -> dict[str, Any]:
+    """A previous report: the CNN ``SHIPPED_ID`` shipped, an AST run scored before it kept."""
+    return _report(
+        models,
+        model_id=SHIPPED_ID,
         shipped="mfcc_cnn",
-        earlier={"AST, earlier run (weights not kept)": _result(0.5)},
+        earlier={"AST, earlier run (weights not kept)": _result(lost_ast)},
+    )
+
+
+def test_a_reship_keeps_the_earlier_rows_and_not_itself() -> None:
+    previous = _after_an_ast_was_lost(
+        {"majority": _result(0.6), "mfcc_cnn": _result(0.8), "yamnet_dnn": _result(0.7)}, 0.5
     )
     new = _report({"ast": _result(0.65), "mfcc_cnn": _result(0.8), "yamnet_dnn": _result(0.7)})
-    assert earlier_rows(previous, new, model_id=shipped_id) == {
+    assert earlier_rows(previous, new, model_id=SHIPPED_ID) == {
         "AST, earlier run (weights not kept)": _result(0.5)
     }
     other = earlier_rows(previous, new, model_id="f" * 64)
@@ -60,27 +69,15 @@ def test_a_reship_keeps_the_earlier_rows_and_not_itself() -> None:
 
 
 def test_the_same_run_scored_again_does_not_push_out_the_earlier_ast() -> None:
-    shipped_id = "5fea2adc" + "0" * 56
-    previous = _report(
-        {"ast": _result(0.65), "mfcc_cnn": _result(0.8)},
-        model_id=shipped_id,
-        shipped="mfcc_cnn",
-        earlier={"AST, earlier run (weights not kept)": _result(0.5)},
-    )
+    previous = _after_an_ast_was_lost({"ast": _result(0.65), "mfcc_cnn": _result(0.8)}, 0.5)
     again = _report({"ast": _result(0.65), "mfcc_cnn": _result(0.8)})
-    assert earlier_rows(previous, again, model_id=shipped_id) == {
+    assert earlier_rows(previous, again, model_id=SHIPPED_ID) == {
         "AST, earlier run (weights not kept)": _result(0.5)
     }
 
 
 def test_a_second_lost_ast_gets_its_own_row_beside_the_first() -> None:
-    shipped_id = "5fea2adc" + "0" * 56
-    previous = _report(
-        {"ast": _result(0.73), "mfcc_cnn": _result(0.8)},
-        model_id=shipped_id,
-        shipped="mfcc_cnn",
-        earlier={"AST, earlier run (weights not kept)": _result(0.59)},
-    )
+    previous = _after_an_ast_was_lost({"ast": _result(0.73), "mfcc_cnn": _result(0.8)}, 0.59)
     new = _report({"mfcc_cnn": _result(0.85)})
     rows = earlier_rows(previous, new, model_id="f" * 64)
     assert rows["AST, earlier run (weights not kept)"] == _result(0.59)
