@@ -6,25 +6,16 @@ probe gives it such clips. It must take away the upper band and nothing else.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.ml.scripts import load_script
 from tests.ml.tones import low_and_high_tones, power_near
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ml_shortcut_check.py"
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ml_shortcut_check", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ml_shortcut_check")
 
 
 def test_the_probe_removes_the_upper_band_and_keeps_the_rest() -> None:
