@@ -19,7 +19,8 @@ from rich.console import Console
 console = Console(stderr=True)
 
 EVALUATORS: dict[str, Callable[..., None]] = {}
-"""Evaluations that are not a labelling task: name → function(out=..., json_output=...)."""
+"""Evaluations that are not a labelling task: name → function(out=..., json_output=...,
+judges=...)."""
 
 
 def evaluate(
@@ -72,6 +73,12 @@ def evaluate(
         file_okay=False,
         help="With --manifest: the model folder to score (default the shipped ml/weights/TASK).",
     ),
+    judges: Path = typer.Option(
+        None,
+        file_okay=False,
+        help="synth only: a weights folder whose source/ and cat-emotion/ judge the figures "
+        "instead of the shipped ones (to compare with figures measured by earlier labellers).",
+    ),
 ) -> None:
     """Evaluate a task's trained runs on one split part and write report.json + confusion.png.
 
@@ -80,8 +87,11 @@ def evaluate(
     arguments or a manifest with nothing to score, 1 when the clips cannot be read.
     """
     if task in EVALUATORS:
-        EVALUATORS[task](out=out, json_output=json_output)
+        EVALUATORS[task](out=out, json_output=json_output, judges=judges)
         return
+    if judges is not None:
+        console.print(f"[red]error:[/] --judges goes with `miao eval synth`, not {task!r}")
+        raise typer.Exit(2)
     if manifest is not None:
         _evaluate_manifest(task, manifest, as_dataset, model, out, json_output)
         return

@@ -120,15 +120,23 @@ def synth(
         console.print(f"wrote {out} and {png} (model {result.model_id[:12]}…)")
 
 
-def eval_synth(out: Path | None = None, json_output: bool = False) -> None:
+def eval_synth(
+    out: Path | None = None, json_output: bool = False, judges: Path | None = None
+) -> None:
     """``miao eval synth``: figures of the shipped synthesis models (see ml.synth.eval_synth)."""
     import torch
     from rich.progress import Progress
 
     from backend.settings import get_settings
     from ml.registry import ModelNotFoundError
-    from ml.synth.eval_synth import evaluate_synth
+    from ml.synth.eval_synth import evaluate_synth, load_judges
 
+    if judges is not None:
+        try:
+            load_judges(judges)  # a wrong folder is bad input: say so before minutes of work
+        except (ModelNotFoundError, ValueError) as exc:
+            console.print(f"[red]error:[/] --judges: {exc}")
+            raise typer.Exit(2) from None
     torch.set_num_threads(2)
     settings = get_settings()
     with Progress(console=console, transient=True) as progress:
@@ -140,7 +148,7 @@ def eval_synth(out: Path | None = None, json_output: bool = False) -> None:
             progress.update(bars[stage], completed=done, total=total)
 
         try:
-            report = evaluate_synth(settings.var_dir / "cache", progress=tick)
+            report = evaluate_synth(settings.var_dir / "cache", progress=tick, judges_dir=judges)
         except ModelNotFoundError as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(1) from None

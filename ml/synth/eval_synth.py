@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ml.registry import ModelNotFoundError, load_labeller
+from ml.registry import WEIGHTS_FILE, Labeller, ModelNotFoundError, load_labeller
 from ml.synth.corpus import HELD_OUT_SPEAKERS, load_cats, load_voices
 from ml.synth.emotion import MOODS, mood_index
 from ml.synth.mel import frames_for, log_mel, loudness_envelope, pearson
@@ -202,6 +202,9 @@ def load_yamnet() -> Any | None:
         return None
 
 
+JUDGE_TASKS = ("source", "cat-emotion")
+
+
 def _labeller(task: str) -> Any | None:
     try:
         return load_labeller(task)
@@ -209,15 +212,41 @@ def _labeller(task: str) -> Any | None:
         return None
 
 
+def load_judges(judges_dir: Path | None = None) -> dict[str, Labeller | None]:
+    """The labellers that judge: the shipped ones (``None`` where one is missing), or those of a
+    weights folder ``judges_dir`` (its ``source/`` and ``cat-emotion/``, both required), so a
+    figure can be measured again by the judges of an earlier session."""
+    if judges_dir is None:
+        return {task: _labeller(task) for task in JUDGE_TASKS}
+    missing = [t for t in JUDGE_TASKS if not (judges_dir / t / WEIGHTS_FILE).is_file()]
+    if missing:
+        raise ModelNotFoundError(
+            f"{judges_dir}: no {' or '.join(missing)} model to judge with "
+            f"(expected {judges_dir}/<task>/{WEIGHTS_FILE})"
+        )
+    judges: dict[str, Labeller | None] = {}
+    for task in JUDGE_TASKS:
+        judge = Labeller(judges_dir / task)
+        if judge.task != task:
+            raise ValueError(f"{judges_dir / task} holds a {judge.task!r} model, not {task!r}")
+        judges[task] = judge
+    return judges
+
+
 def evaluate_synth(
     cache_dir: Path,
     per_mood: int = 30,
     transfers: int = 30,
     progress: Callable[[str, int, int], None] | None = None,
+    judges_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """All figures of ``miao eval synth`` as one dict (``None`` where a labeller is missing)."""
+    """All figures of ``miao eval synth`` as one dict (``None`` where a labeller is missing).
+
+    ``judges_dir``: judge with that weights folder's labellers instead of the shipped ones.
+    """
     tick = progress or (lambda stage, done, total: None)
-    source, emotion = _labeller("source"), _labeller("cat-emotion")
+    judges = load_judges(judges_dir)
+    source, emotion = judges["source"], judges["cat-emotion"]
     synth = MeowSynthesiser()
     style = VoiceToCat()
     report: dict[str, Any] = {
