@@ -230,16 +230,20 @@ def shipped_tasks() -> list[str]:
     return sorted(p.parent.name for p in root.glob(f"*/{WEIGHTS_FILE}") if p.parent.name in TASKS)
 
 
-def load_labeller(task: str) -> Labeller:
-    """The shipped labeller of a task (loaded once per process)."""
+def load_labeller(task: str, root: Path | None = None) -> Labeller:
+    """The labeller of a task in ``root/TASK`` (default: the shipped weights), loaded once per
+    process; a folder holding another task's model is refused."""
     get_task(task)
-    folder = weights_dir() / task
+    folder = (root or weights_dir()) / task
     key = (str(folder), task)
     with _LOAD_LOCK:
         if key not in _LOADED:
             if not (folder / WEIGHTS_FILE).is_file():
                 raise ModelNotFoundError(f"no shipped model for task {task!r} in {folder}")
-            _LOADED[key] = Labeller(folder)
+            labeller = Labeller(folder)
+            if labeller.task != task:
+                raise ValueError(f"{folder} holds a {labeller.task!r} model, not {task!r}")
+            _LOADED[key] = labeller
         return _LOADED[key]
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ml.audio import load_audio
+from ml.data import read_manifest_rows
 from ml.embeddings import SOURCE_CLASS_INDICES, Yamnet, YamnetUnavailableError
 
 STRONG_WINDOW = 0.3
@@ -59,10 +61,7 @@ def _rows(
     manifest: Path, label: str, limit: int, seed: int, skip_overlap: bool = False
 ) -> list[tuple[str, Path]]:
     """Rows labelled ``label`` (``*``: every row); ``skip_overlap`` drops copies of other sets."""
-    import csv
-
-    with manifest.open(newline="", encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["label"] == label or label == "*"]
+    rows = [r for r in read_manifest_rows(manifest) if r["label"] == label or label == "*"]
     if skip_overlap:
         rows = [r for r in rows if r.get("cross_dataset_overlap", "no") != "yes"]
     if not rows:
@@ -73,14 +72,13 @@ def _rows(
 
 
 def evidence(yamnet: Yamnet, path: str, file: Path, against: str, own: str) -> RowEvidence:
-    from ml.audio import load_audio
-
     scores = yamnet.scores(load_audio(file))
+    strongest = scores.source_scores()
     other = list(SOURCE_CLASS_INDICES[against])
     return RowEvidence(
         path=path,
-        against=float(scores.max[other].max()),
-        own=float(scores.max[list(SOURCE_CLASS_INDICES[own])].max()),
+        against=strongest[against],
+        own=strongest[own],
         against_windows=float((scores.windows[:, other].max(axis=1) >= STRONG_WINDOW).mean()),
     )
 

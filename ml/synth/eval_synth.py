@@ -215,7 +215,8 @@ def _labeller(task: str) -> Any | None:
 def load_judges(judges_dir: Path | None = None) -> dict[str, Labeller | None]:
     """The labellers that judge: the shipped ones (``None`` where one is missing), or those of a
     weights folder ``judges_dir`` (its ``source/`` and ``cat-emotion/``, both required), so a
-    figure can be measured again by the judges of an earlier session."""
+    figure can be measured again by the judges of an earlier session. Loaded once per process
+    (:func:`ml.registry.load_labeller`), so checking a folder first costs no second load."""
     if judges_dir is None:
         return {task: _labeller(task) for task in JUDGE_TASKS}
     missing = [t for t in JUDGE_TASKS if not (judges_dir / t / WEIGHTS_FILE).is_file()]
@@ -224,13 +225,7 @@ def load_judges(judges_dir: Path | None = None) -> dict[str, Labeller | None]:
             f"{judges_dir}: no {' or '.join(missing)} model to judge with "
             f"(expected {judges_dir}/<task>/{WEIGHTS_FILE})"
         )
-    judges: dict[str, Labeller | None] = {}
-    for task in JUDGE_TASKS:
-        judge = Labeller(judges_dir / task)
-        if judge.task != task:
-            raise ValueError(f"{judges_dir / task} holds a {judge.task!r} model, not {task!r}")
-        judges[task] = judge
-    return judges
+    return {task: load_labeller(task, judges_dir) for task in JUDGE_TASKS}
 
 
 def evaluate_synth(
