@@ -128,6 +128,9 @@ class TrainConfig:
     # Knowledge distillation (mfcc_cnn, ast): weight of the loss on YAMNet's pooled clip scores,
     # learnt by a second head (the AST: on its distillation token). Teacher in training only.
     distill_weight: float = 0.0
+    # mfcc_cnn: read the labels from the teacher head's scores alone, behind a stop-gradient, so
+    # the convolutions learn only from the teacher (MfccCNN.labels_from_teacher). Needs distill.
+    labels_from_teacher: bool = False
     # Where the weights start: the AST from a self-supervised encoder (``miao pretrain``), the
     # mfcc_cnn from another trained CNN's convolutions (:mod:`ml.transfer`); None: from scratch.
     init_from: str | None = None
@@ -201,6 +204,8 @@ class TrainConfig:
             raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
         if self.distill_weight and self.arch == "yamnet_dnn":
             raise ValueError("yamnet_dnn runs on the teacher's scores: there is nothing to distil")
+        if self.labels_from_teacher and (self.arch != "mfcc_cnn" or not self.distill_weight):
+            raise ValueError("labels_from_teacher is for an mfcc_cnn that distils (distill_weight)")
         if self.setup_adversary < 0 or (self.setup_adversary and self.arch != "mfcc_cnn"):
             raise ValueError(
                 f"setup_adversary must be >= 0 and only for mfcc_cnn, got "
@@ -340,6 +345,7 @@ def build_fresh_model(config: TrainConfig, labels: list[str]) -> nn.Module:
             window_frames=config.window_frames,
             channels=config.cnn_channels,
             teacher_outputs=TEACHER_OUTPUTS if config.distill_weight else 0,
+            labels_from_teacher=config.labels_from_teacher,
         )
     return YamnetDNN(labels)
 

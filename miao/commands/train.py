@@ -96,6 +96,13 @@ def train(
         "that pushes the model to hide which dataset a clip of a given label came from; "
         "training only, the saved weights are the same shape. 0: off.",
     ),
+    labels_from_teacher: bool = typer.Option(
+        False,
+        "--labels-from-teacher",
+        help="mfcc_cnn with --distill: read the labels from the distilled YAMNet scores alone "
+        "(a small perceptron behind a stop-gradient), so the convolutions learn only to hear "
+        "what YAMNet hears.",
+    ),
     sound_kind: float = typer.Option(
         0.0,
         min=0.0,
@@ -160,6 +167,9 @@ def train(
     if setup_adversary and arches != ["mfcc_cnn"]:
         console.print("[red]error:[/] --setup-adversary is for --arch mfcc_cnn")
         raise typer.Exit(2)
+    if labels_from_teacher and (arches != ["mfcc_cnn"] or not distill):
+        console.print("[red]error:[/] --labels-from-teacher is for --arch mfcc_cnn with --distill")
+        raise typer.Exit(2)
     if sound_kind and arches != ["mfcc_cnn"]:
         console.print("[red]error:[/] --sound-kind is for --arch mfcc_cnn")
         raise typer.Exit(2)
@@ -220,6 +230,7 @@ def train(
                 clip_mean=clip_mean,
                 setup_adversary=setup_adversary,
                 sound_kind_weight=sound_kind,
+                labels_from_teacher=labels_from_teacher,
                 weight_ema=weight_ema,
                 aug_copies=None if aug_copies < 0 else aug_copies,
                 aug_preset=aug_preset,

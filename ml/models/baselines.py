@@ -51,7 +51,11 @@ class MfccCNN(nn.Module):
     """VGG-style CNN over MFCC windows ``[batch, frames, n_mfcc]``.
 
     With ``teacher_outputs`` it has a second head that learns the YAMNet teacher's pooled scores
-    from the same embedding (knowledge distillation, :mod:`ml.train`); labelling never uses it.
+    from the same embedding (knowledge distillation, :mod:`ml.train`); labelling never uses it,
+    unless ``labels_from_teacher``: then the labels are read from that head's scores alone, by a
+    small perceptron behind a stop-gradient, so the convolutions learn only to hear what YAMNet
+    hears (a student of the YAMNet-score DNN, which kept cats from an unheard setup where the
+    label-trained CNN lost them: the source card).
     """
 
     input_kind = "mfcc"
@@ -63,20 +67,34 @@ class MfccCNN(nn.Module):
         channels: Sequence[int] = DEFAULT_CNN_CHANNELS,
         dropout: float = 0.3,
         teacher_outputs: int = 0,
+        labels_from_teacher: bool = False,
+        label_hidden: int = 256,
     ) -> None:
         super().__init__()
         check_cnn_depth(len(channels), window_frames)
+        if labels_from_teacher and not teacher_outputs:
+            raise ValueError("labels_from_teacher needs the teacher head (teacher_outputs > 0)")
         self.labels = list(labels)
         self.window_frames = window_frames
         self.channels = list(channels)
         self.teacher_outputs = teacher_outputs
+        self.labels_from_teacher = labels_from_teacher
+        self.label_hidden = label_hidden
         blocks, c_in = [], 1
         for c_out in self.channels:
             blocks.append(_conv_block(c_in, c_out))
             c_in = c_out
         self.features = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(c_in, len(self.labels)))
         self.teacher_head = nn.Linear(c_in, teacher_outputs) if teacher_outputs else None
+        if labels_from_teacher:
+            self.head = nn.Sequential(
+                nn.Linear(teacher_outputs, label_hidden),
+                nn.ReLU(inplace=True),
+                nn.Dropout(dropout),
+                nn.Linear(label_hidden, len(self.labels)),
+            )
+        else:
+            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(c_in, len(self.labels)))
 
     def forward(self, features: torch.Tensor) -> ClassifierOutput:
         if features.ndim != 3 or features.shape[2] != N_MFCC:
@@ -84,7 +102,11 @@ class MfccCNN(nn.Module):
         x = self.features(features.unsqueeze(1))
         pooled = x.mean(dim=(2, 3))
         teacher = self.teacher_head(pooled) if self.teacher_head is not None else None
-        return ClassifierOutput(logits=self.head(pooled), embedding=pooled, teacher_logits=teacher)
+        if self.labels_from_teacher and teacher is not None:
+            logits = self.head(torch.sigmoid(teacher).detach())
+        else:
+            logits = self.head(pooled)
+        return ClassifierOutput(logits=logits, embedding=pooled, teacher_logits=teacher)
 
     def for_inference(self) -> MfccCNN:
         """An eval-mode copy for labelling: each BatchNorm folded into the convolution before it,
@@ -112,6 +134,11 @@ class MfccCNN(nn.Module):
             "window_frames": self.window_frames,
             "channels": self.channels,
             "teacher_outputs": self.teacher_outputs,
+            **(
+                {"labels_from_teacher": True, "label_hidden": self.label_hidden}
+                if self.labels_from_teacher
+                else {}
+            ),
         }
 
     @classmethod
@@ -121,6 +148,8 @@ class MfccCNN(nn.Module):
             window_frames=int(config["window_frames"]),  # type: ignore[arg-type]
             channels=list(config["channels"]),  # type: ignore[arg-type]
             teacher_outputs=int(config.get("teacher_outputs", 0)),  # type: ignore[arg-type]
+            labels_from_teacher=bool(config.get("labels_from_teacher", False)),
+            label_hidden=int(config.get("label_hidden", 256)),  # type: ignore[arg-type]
         )
 
 

@@ -137,3 +137,47 @@ def test_train_command_refuses_bad_widths_before_training(tmp_path: Path) -> Non
     )
     assert result.exit_code == 2 and "nothing to distil" in result.output, result.output
     assert not out.exists()
+
+
+def test_labels_from_teacher_train_the_convolutions_only_through_the_teacher() -> None:
+    """With ``labels_from_teacher`` the label loss reaches the label perceptron and stops at the
+    teacher scores; the teacher loss still trains the convolutions. Without it, the label loss
+    trains the convolutions (the check that the first assertion can fail)."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 100, 40)
+    target = torch.tensor([0, 1, 0, 1])
+    student = MfccCNN(
+        ["bark", "non_bark"],
+        window_frames=100,
+        channels=[8, 8],
+        teacher_outputs=7,
+        labels_from_teacher=True,
+    )
+    label_loss = torch.nn.functional.cross_entropy(student(x).logits, target)
+    label_loss.backward()
+    conv = student.features[0][0].weight
+    assert conv.grad is None or not conv.grad.any()
+    assert student.head[0].weight.grad is not None and student.head[0].weight.grad.any()
+    student.zero_grad()
+    torch.sigmoid(student(x).teacher_logits).sum().backward()
+    assert conv.grad is not None and conv.grad.any()
+
+    plain = MfccCNN(["bark", "non_bark"], window_frames=100, channels=[8, 8], teacher_outputs=7)
+    torch.nn.functional.cross_entropy(plain(x).logits, target).backward()
+    assert plain.features[0][0].weight.grad is not None and plain.features[0][0].weight.grad.any()
+
+    rebuilt = build_model(student.config_dict())
+    rebuilt.load_state_dict(student.state_dict())  # strict: the perceptron head is the same shape
+    student.eval()
+    rebuilt.eval()
+    assert torch.equal(student(x).logits, rebuilt(x).logits)
+    assert "labels_from_teacher" not in plain.config_dict()  # shipped configs stay as they were
+
+
+def test_labels_from_teacher_needs_a_teacher() -> None:
+    with pytest.raises(ValueError, match="needs the teacher head"):
+        MfccCNN(["bark", "non_bark"], window_frames=100, labels_from_teacher=True)
+    with pytest.raises(ValueError, match="labels_from_teacher is for an mfcc_cnn that distils"):
+        TrainConfig(task="dog-bark", arch="mfcc_cnn", labels_from_teacher=True)
+    with pytest.raises(ValueError, match="labels_from_teacher is for an mfcc_cnn that distils"):
+        TrainConfig(task="dog-bark", arch="ast", distill_weight=1.0, labels_from_teacher=True)
