@@ -629,6 +629,8 @@ def describe_variant(v: dict[str, Any]) -> str:
             and tuple(c.get("cnn_channels", DEFAULT_CNN_CHANNELS)) != DEFAULT_CNN_CHANNELS
             else ""
         )
+        + (f", distilled from YAMNet {c['distill_weight']:g}" if c.get("distill_weight") else "")
+        + (", labels from the distilled scores" if c.get("labels_from_teacher") else "")
         + (f", convolutions from {c['init_from']}" if c.get("init_from") else "")
         + (f" at {c['features_lr_scale']:g} x lr" if c.get("features_lr_scale", 1.0) != 1.0 else "")
         + (", per-clip cepstral mean removed" if c.get("clip_mean") else "")

@@ -168,6 +168,13 @@ def _describe(
         f" Distilled from YAMNet: {head} learnt the teacher's pooled clip scores (mean "
         f"and max of its 521 AudioSet classes, on the same band-limited audio) with loss weight "
         f"{distill:g}; the teacher ran in training only, and labelling uses the first head alone."
+        if distill and not model.get("labels_from_teacher")
+        else f" A student of YAMNet (`--labels-from-teacher`): its convolutions learnt only to "
+        f"predict the teacher's pooled clip scores (mean and max of its 521 AudioSet classes, on "
+        f"the same band-limited audio; loss weight {distill:g}), and the labels are read from "
+        f"those predicted scores by a perceptron ({model.get('label_hidden')} hidden units) "
+        f"behind a stop-gradient, so the label loss never shaped what the CNN listens for. The "
+        f"teacher ran in training only."
         if distill
         else ""
     )

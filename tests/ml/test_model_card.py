@@ -110,6 +110,12 @@ def test_a_cnn_card_and_a_cv_variant_name_the_donor_of_their_convolutions() -> N
     assert "`cat-emotion` CNN (cdcdcdcdcdcd…" in moved and "fine-tuned with the rest" in moved
     frozen = {"model": model["model"], "training": {"features_lr_scale": 0.0}, "pretrained": pre}
     assert "were frozen" in _describe(frozen, "mfcc_cnn")
+    distilled = {"model": model["model"], "training": {"distill_weight": 10.0}}
+    assert "labelling uses the first head alone" in _describe(distilled, "mfcc_cnn")
+    lft = {"model": {**model["model"], "labels_from_teacher": True, "label_hidden": 256}}
+    student_card = _describe({**distilled, **lft}, "mfcc_cnn")
+    assert "first head alone" not in student_card
+    assert "A student of YAMNet" in student_card and "(256 hidden units)" in student_card
     base = {
         "arch": "mfcc_cnn", "epoch_size": 384, "balance": "sampler", "epochs": 12,
         "window_frames": 200, "lr": 0.002, "mixup_alpha": 0.3, "aug_copies": 0, "crop_p": 0.0,
@@ -135,6 +141,11 @@ def test_a_cnn_card_and_a_cv_variant_name_the_donor_of_their_convolutions() -> N
     assert kinds.endswith(", sound-kind head 1") and "sound-kind" not in describe_variant(
         {"config": base}
     )
+    student = describe_variant(
+        {"config": {**base, "distill_weight": 10, "labels_from_teacher": True}}
+    )
+    assert student.endswith(", distilled from YAMNet 10, labels from the distilled scores")
+    assert "distilled" not in describe_variant({"config": base})
     averaged = describe_variant({"config": {**base, "weight_ema": 0.997}})
     assert averaged.endswith(", weight EMA 0.997") and "EMA" not in describe_variant(
         {"config": base}
