@@ -206,6 +206,11 @@ class TrainConfig:
             raise ValueError("yamnet_dnn runs on the teacher's scores: there is nothing to distil")
         if self.labels_from_teacher and (self.arch != "mfcc_cnn" or not self.distill_weight):
             raise ValueError("labels_from_teacher is for an mfcc_cnn that distils (distill_weight)")
+        if self.labels_from_teacher and self.sound_kind_weight:
+            raise ValueError(
+                "labels_from_teacher keeps labels off the convolutions; a sound-kind head would "
+                "train the convolutions on labels again"
+            )
         if self.setup_adversary < 0 or (self.setup_adversary and self.arch != "mfcc_cnn"):
             raise ValueError(
                 f"setup_adversary must be >= 0 and only for mfcc_cnn, got "

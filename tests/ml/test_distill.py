@@ -137,6 +137,12 @@ def test_train_command_refuses_bad_widths_before_training(tmp_path: Path) -> Non
     )
     assert result.exit_code == 2 and "nothing to distil" in result.output, result.output
     assert not out.exists()
+    result = CliRunner().invoke(
+        app, ["train", "dog-bark", "--arch", "mfcc_cnn", "--labels-from-teacher", "--out", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--labels-from-teacher is for --arch mfcc_cnn with --distill" in result.output
+    assert not out.exists()
 
 
 def test_labels_from_teacher_train_the_convolutions_only_through_the_teacher() -> None:
@@ -181,3 +187,11 @@ def test_labels_from_teacher_needs_a_teacher() -> None:
         TrainConfig(task="dog-bark", arch="mfcc_cnn", labels_from_teacher=True)
     with pytest.raises(ValueError, match="labels_from_teacher is for an mfcc_cnn that distils"):
         TrainConfig(task="dog-bark", arch="ast", distill_weight=1.0, labels_from_teacher=True)
+    with pytest.raises(ValueError, match="sound-kind head would train the convolutions"):
+        TrainConfig(
+            task="dog-bark",
+            arch="mfcc_cnn",
+            distill_weight=1.0,
+            labels_from_teacher=True,
+            sound_kind_weight=1.0,
+        )
