@@ -163,21 +163,7 @@ def _describe(
     """What the model is (``member``: one model of an ensemble, which needs no why)."""
     model = config["model"]
     distill = float(config.get("training", {}).get("distill_weight") or 0.0)
-    head = "a head on the AST's distillation token" if shipped == "ast" else "a second head"
-    teacher = (
-        f" Distilled from YAMNet: {head} learnt the teacher's pooled clip scores (mean "
-        f"and max of its 521 AudioSet classes, on the same band-limited audio) with loss weight "
-        f"{distill:g}; the teacher ran in training only, and labelling uses the first head alone."
-        if distill and not model.get("labels_from_teacher")
-        else f" A student of YAMNet (`--labels-from-teacher`): its convolutions learnt only to "
-        f"predict the teacher's pooled clip scores (mean and max of its 521 AudioSet classes, on "
-        f"the same band-limited audio; loss weight {distill:g}), and the labels are read from "
-        f"those predicted scores by a perceptron ({model.get('label_hidden')} hidden units) "
-        f"behind a stop-gradient, so the label loss never shaped what the CNN listens for. The "
-        f"teacher ran in training only."
-        if distill
-        else ""
-    )
+    teacher = _teacher(model, distill, shipped)
     if shipped == "ast":
         size = model["size"]
         pre = config.get("pretrained")
@@ -209,6 +195,28 @@ def _describe(
         + teacher
         + _donor(config)
         + _training_heads(config)
+    )
+
+
+def _teacher(model: dict[str, Any], distill: float, shipped: str) -> str:
+    """What the YAMNet teacher taught: a second head beside the labels, or (a student, trained
+    with ``--labels-from-teacher``) everything the convolutions learnt; "" without distillation."""
+    if not distill:
+        return ""
+    pooled = "mean and max of its 521 AudioSet classes, on the same band-limited audio"
+    if model.get("labels_from_teacher"):
+        return (
+            " A student of YAMNet (`--labels-from-teacher`): its convolutions learnt only to "
+            f"predict the teacher's pooled clip scores ({pooled}; loss weight {distill:g}), and "
+            f"the labels are read from those predicted scores by a perceptron "
+            f"({model.get('label_hidden')} hidden units) behind a stop-gradient, so the label "
+            "loss never shaped what the CNN listens for. The teacher ran in training only."
+        )
+    head = "a head on the AST's distillation token" if shipped == "ast" else "a second head"
+    return (
+        f" Distilled from YAMNet: {head} learnt the teacher's pooled clip scores ({pooled}) with "
+        f"loss weight {distill:g}; the teacher ran in training only, and labelling uses the first "
+        "head alone."
     )
 
 

@@ -54,8 +54,8 @@ class MfccCNN(nn.Module):
     from the same embedding (knowledge distillation, :mod:`ml.train`); labelling never uses it,
     unless ``labels_from_teacher``: then the labels are read from that head's scores alone, by a
     small perceptron behind a stop-gradient, so the convolutions learn only to hear what YAMNet
-    hears (a student of the YAMNet-score DNN, which kept cats from an unheard setup where the
-    label-trained CNN lost them: the source card).
+    hears (the YAMNet-score DNN kept cats from an unheard setup where label-trained CNNs lost
+    them: the source card; the dog-bark card has the student that shipped).
     """
 
     input_kind = "mfcc"
