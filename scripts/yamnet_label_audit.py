@@ -65,7 +65,7 @@ def _rows(
     if skip_overlap:
         rows = [r for r in rows if r.get("cross_dataset_overlap", "no") != "yes"]
     if not rows:
-        raise SystemExit(f"error: {manifest} has no rows labelled {label!r} (* takes every row)")
+        raise ValueError(f"{manifest} has no rows labelled {label!r} (* takes every row)")
     if limit and len(rows) > limit:
         rows = random.Random(seed).sample(rows, limit)
     return [(r["path"], manifest.parent / r["path"]) for r in rows]
@@ -102,14 +102,20 @@ def main(argv: list[str] | None = None) -> int:
     for kind in (own, args.against):
         if kind not in SOURCE_CLASS_INDICES:
             parser.error(f"unknown kind {kind!r}; known: {kinds}")
-    try:
+    ref_label = args.reference_label or args.label
+    try:  # bad manifests are bad input: refused before YAMNet is loaded
+        audited = _rows(args.manifest, args.label, 0, args.seed)
+        reference = (
+            _rows(args.reference, ref_label, args.reference_limit, args.seed, skip_overlap=True)
+            if args.reference
+            else []
+        )
         yamnet = Yamnet()
-    except YamnetUnavailableError as exc:
+    except (ValueError, OSError, YamnetUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    def audit(manifest: Path, label: str, limit: int, reference: bool) -> list[RowEvidence]:
-        rows = _rows(manifest, label, limit, args.seed, skip_overlap=reference)
+    def audit(manifest: Path, rows: list[tuple[str, Path]]) -> list[RowEvidence]:
         out = []
         for n, (path, file) in enumerate(rows, 1):
             out.append(evidence(yamnet, path, file, args.against, own))
@@ -117,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{manifest.parent.name}: {n}/{len(rows)} rows heard", file=sys.stderr)
         return out
 
-    rows = audit(args.manifest, args.label, 0, reference=False)
+    rows = audit(args.manifest, audited)
     flagged = sorted(
         (r for r in rows if is_flagged(r, args.threshold, args.own_below)),
         key=lambda r: -r.against,
@@ -132,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     share = flagged_share(rows, args.threshold, args.own_below)
     report = {"flagged_share": share, "rows": [asdict(r) for r in rows]}
     if args.reference:
-        ref_label = args.reference_label or args.label
-        ref = audit(args.reference, ref_label, args.reference_limit, reference=True)
+        ref = audit(args.reference, reference)
         ref_share = flagged_share(ref, args.threshold, args.own_below)
         report["reference_flagged_share"] = ref_share
         print(

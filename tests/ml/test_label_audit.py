@@ -38,6 +38,20 @@ def test_an_unknown_kind_is_refused_before_any_audio_is_read(tmp_path: Path) -> 
     assert exit_info.value.code == 2
 
 
+def test_a_missing_manifest_or_label_is_refused_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit = _script()
+    missing = ["--manifest", str(tmp_path / "none.csv"), "--label", "cat", "--against", "dog"]
+    assert audit.main(missing) == 2
+    assert "none.csv" in capsys.readouterr().err
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path,label,group\na.flac,dog,g1\n")
+    no_cats = ["--manifest", str(manifest), "--label", "cat", "--against", "dog"]
+    assert audit.main(no_cats) == 2
+    assert "no rows labelled 'cat'" in capsys.readouterr().err
+
+
 @pytest.mark.shared
 def test_a_bark_filed_as_a_cat_is_flagged_and_a_meow_is_not(
     tmp_path: Path, shared_dir: Path, capsys: pytest.CaptureFixture[str]
