@@ -8,6 +8,7 @@ and rewrites the model card from the runs' histories and the eval/bench reports 
 
     python -m ml.synth.ship_flow --flow-run var/runs/synth/flow-a \\
         --wavenet-run var/runs/synth/wavenet-excited --eval report.json --bench bench.json
+    python -m ml.synth.ship_flow --wavenet-run var/runs/synth/gpu/exc    # keeps the shipped prior
 """
 
 from __future__ import annotations
@@ -59,29 +60,58 @@ def _wavenet_part(
             f"{wavenet_run} trained the emotion encoder: it no longer fits {emotion_id}"
         )
     val = _last(_history(wavenet_run), "val_wavenet_ce")
+    device = str(args.get("device", "cpu"))
+    where = (
+        "one GPU (bfloat16 autocast)"
+        if device.startswith("cuda")
+        else f"{args['threads']} CPU threads"
+    )
+    schedule = f"lr {args['lr']}"
+    if args.get("lr_floor") is not None:
+        schedule += f" cosine-decayed to {args['lr_floor']}"
+    if args.get("warmup"):
+        schedule += f" after a {args['warmup']}-step warm-up"
     sentence = (
         f"The WaveNet was fine-tuned from the one shipped before (`python -m "
         f"ml.synth.train_wavenet --init-from {args['init_from']} --freeze {args['freeze']}`, "
         f"WaveNet overrides {json.dumps(args['wavenet'])}): {state['step']} steps of "
         f"{args['wave_batch']} x {args['wave_crop'] / 16000:g} s crops, "
-        f"{state['seconds'] / 60:.0f} minutes on {args['threads']} CPU threads, lr {args['lr']}. "
+        f"{state['seconds'] / 60:.1f} minutes on {where}, {schedule}. "
         f"Last validation cross-entropy {val.get('val_wavenet_ce', float('nan')):.3f} "
         "nats/sample (uniform = 5.545)."
     )
     return state["wavenet"], state["config"]["wavenet"], sentence
 
 
-def ship_flow(
-    flow_run: Path,
-    wavenet_run: Path | None,
-    out_root: Path,
-    eval_report: dict[str, Any],
-    bench_report: dict[str, Any],
-    sampling: dict[str, float],
-    selection_note: str = "",
-) -> str:
-    """Write the weights, config and card; returns the new model id."""
-    emotion_id = sha256_file(out_root / EMOTION_DIR / WEIGHTS_FILE)
+PRIOR_PARAGRAPH = "The prior: `python -m ml.synth.train_flow_prior`"
+"""How the card's paragraph on the prior's training begins (a kept prior keeps that paragraph)."""
+
+
+def _prior_part(
+    flow_run: Path | None, out_root: Path, emotion_id: str
+) -> tuple[dict[str, torch.Tensor], FlowPriorConfig, str]:
+    """(prior tensors, its config, the card's paragraph on its training): from the run, else kept.
+
+    A kept prior is the shipped one, with the paragraph its card already gives: re-shipping the
+    WaveNet alone must not lose how the prior was trained.
+    """
+    if flow_run is None:
+        folder = out_root / WAVENET_DIR
+        config = json.loads((folder / "config.json").read_text())
+        if config.get("prior", {}).get("kind") != "flow":
+            raise ValueError(f"{folder} holds no flow prior to keep: give --flow-run")
+        if config.get("emotion_encoder_id") != emotion_id:
+            raise ValueError(f"{folder}'s prior was trained with another emotion encoder")
+        card = (folder / "MODEL_CARD.md").read_text()
+        start = card.find(PRIOR_PARAGRAPH)
+        if start < 0:
+            raise ValueError(f"{folder}/MODEL_CARD.md has no paragraph on the prior's training")
+        end = card.find("\n\n", start)
+        return (
+            prefixed(load_file(str(folder / WEIGHTS_FILE)), "prior."),
+            FlowPriorConfig.from_dict(config["prior"]),
+            card[start : end if end >= 0 else None],
+        )
     state = checkpoint.load(flow_run / "checkpoint.pt")
     if state is None:
         raise FileNotFoundError(f"no checkpoint.pt in {flow_run}")
@@ -90,20 +120,43 @@ def ship_flow(
             f"{flow_run} was trained with emotion encoder {state['emotion_encoder_id'][:12]}…, "
             f"but {emotion_id[:12]}… is shipped"
         )
+    flow_args = json.loads((flow_run / "config.json").read_text())["args"]
+    val = _last(_history(flow_run), "val_flow_loss")
+    paragraph = f"""{PRIOR_PARAGRAPH} with the shipped emotion encoder frozen (the
+WaveNet was trained with its mood vectors): {state["step"]} steps of {flow_args["batch"]} x 2 s
+log-mel crops of the train groups (short clips padded with silence), AdamW lr {flow_args["lr"]}
+cosine-decayed to {flow_args["lr_floor"]}, {flow_args["drop_emotion"]:g} of the crops without a
+mood (for guidance), EMA {flow_args["ema"]} of the weights (what ships),
+{state["seconds"] / 60:.0f} minutes on {flow_args["threads"]} CPU threads. Last validation flow
+loss (val groups, fixed noise) {val.get("val_flow_loss", float("nan")):.3f}."""
+    return state["ema"], FlowPriorConfig.from_dict(state["config"]), paragraph
+
+
+def ship_flow(
+    flow_run: Path | None,
+    wavenet_run: Path | None,
+    out_root: Path,
+    eval_report: dict[str, Any],
+    bench_report: dict[str, Any],
+    sampling: dict[str, float],
+    selection_note: str = "",
+) -> str:
+    """Write the weights, config and card; returns the new model id.
+
+    ``flow_run`` None keeps the shipped flow prior; ``wavenet_run`` None keeps the shipped WaveNet.
+    """
+    emotion_id = sha256_file(out_root / EMOTION_DIR / WEIGHTS_FILE)
+    prior, flow_config, prior_paragraph = _prior_part(flow_run, out_root, emotion_id)
     wavenet, wavenet_config, wavenet_sentence = _wavenet_part(wavenet_run, out_root, emotion_id)
-    flow_config = FlowPriorConfig.from_dict(state["config"])
     combined = {f"wavenet.{k}": v for k, v in wavenet.items()}
-    combined |= {f"prior.{k}": v for k, v in state["ema"].items()}
+    combined |= {f"prior.{k}": v for k, v in prior.items()}
     model_id = _save(
         combined,
         out_root / WAVENET_DIR,
         {"wavenet": wavenet_config, "prior": flow_config.to_dict(), "sampling": sampling,
          "emotion_encoder_id": emotion_id},
     )  # fmt: skip
-    history = _history(flow_run)
-    flow_args = json.loads((flow_run / "config.json").read_text())["args"]
-    val = _last(history, "val_flow_loss")
-    parameters = sum(v.numel() for v in state["ema"].values())
+    parameters = sum(v.numel() for v in prior.values())
     ids = {"wavenet": model_id}
     same = measured_on(eval_report, bench_report, ids, "wavenet")
     rows = metric_rows(eval_report, bench_report)[:7]
@@ -148,13 +201,7 @@ Two parts in one weights file, both needed to reproduce a sound from a seed:
 
 ## Training
 
-The prior: `python -m ml.synth.train_flow_prior` with the shipped emotion encoder frozen (the
-WaveNet was trained with its mood vectors): {state["step"]} steps of {flow_args["batch"]} x 2 s
-log-mel crops of the train groups (short clips padded with silence), AdamW lr {flow_args["lr"]}
-cosine-decayed to {flow_args["lr_floor"]}, {flow_args["drop_emotion"]:g} of the crops without a
-mood (for guidance), EMA {flow_args["ema"]} of the weights (what ships),
-{state["seconds"] / 60:.0f} minutes on {flow_args["threads"]} CPU threads. Last validation flow
-loss (val groups, fixed noise) {val.get("val_flow_loss", float("nan")):.3f}.
+{prior_paragraph}
 
 {wavenet_sentence}
 
@@ -185,7 +232,7 @@ observed emotions. Non-commercial data (see above).
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flow-run", type=Path, required=True)
+    parser.add_argument("--flow-run", type=Path, default=None, help="default: keep the shipped")
     parser.add_argument("--wavenet-run", type=Path, default=None, help="default: keep the shipped")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--eval", type=Path, default=None, help="miao eval synth --json output")

@@ -142,6 +142,20 @@ def mel_batch(
     return torch.stack(mels), torch.tensor(moods)
 
 
+def learning_rate(
+    peak: float, floor: float | None, warmup: int, step: int, fraction: float
+) -> float:
+    """The rate at ``step``, ``fraction`` of the time box gone: cosine from ``peak`` to ``floor``
+    over the box (flat without a floor), times a linear warm-up over the first ``warmup`` steps.
+    """
+    lr = peak
+    if floor is not None:
+        lr = floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction)))
+    if step < warmup:
+        lr *= (step + 1) / warmup
+    return lr
+
+
 def shipped_start(
     root: Path, overrides: dict[str, Any]
 ) -> tuple[WaveNet, MelPrior | FlowPrior, EmotionEncoder]:
@@ -175,6 +189,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", type=Path, default=Path("var/runs/synth/wavenet"))
     parser.add_argument("--cache", type=Path, default=Path("var/cache"))
     parser.add_argument("--minutes", type=float, default=45.0)
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="also stop after this many steps in all (a run that must not depend on speed)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 …")
     parser.add_argument(
@@ -198,6 +218,13 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=None,
         help="cosine-decay the rate to this by the end of --minutes",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=0,
+        help="steps over which the rate rises linearly from 0 (Adam's first steps move every "
+        "weight by about the rate: fine-tuning a trained model wants this)",
     )
     parser.add_argument(
         "--drop-emotion",
@@ -307,11 +334,10 @@ def main(argv: list[str] | None = None) -> None:
     began, last_save = time.monotonic(), time.monotonic()
     base_spent = spent
     running: dict[str, float] = {}
-    while spent < args.minutes * 60:
-        if args.lr_floor is not None:
-            cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, spent / (args.minutes * 60))))
-            for group in optimiser.param_groups:
-                group["lr"] = args.lr_floor + (args.lr - args.lr_floor) * cosine
+    while spent < args.minutes * 60 and (args.max_steps is None or step < args.max_steps):
+        lr = learning_rate(args.lr, args.lr_floor, args.warmup, step, spent / (args.minutes * 60))
+        for group in optimiser.param_groups:
+            group["lr"] = lr
         batch = wave_batch(corpus, bank, train, rng, args.wave_batch, args.wave_crop, channels).to(
             device
         )

@@ -145,8 +145,8 @@ def test_trained_against_the_shipped_encoder_and_shipped_with_an_excited_wavenet
     shipped_emotion = EmotionEncoder()
     shipped_emotion.load_state_dict(load_file(str(root / "emotion-encoder" / WEIGHTS_FILE)))
     train_wavenet([
-        "--run", str(wavenet_run), "--cache", str(cache), "--minutes", "0.02",
-        "--wave-batch", "1", "--wave-crop", "1600", "--init-from", str(root),
+        "--run", str(wavenet_run), "--cache", str(cache), "--minutes", "5", "--max-steps", "3",
+        "--wave-batch", "2", "--wave-crop", "1600", "--init-from", str(root),
         "--wavenet", '{"excitation": 2}', "--freeze", "prior,emotion", "--save-every", "600",
     ])  # fmt: skip
     # The shipped prior is a flow prior: the WaveNet command carries it, frozen, and refuses
@@ -156,6 +156,7 @@ def test_trained_against_the_shipped_encoder_and_shipped_with_an_excited_wavenet
         train_wavenet(["--run", str(tmp_path / "x"), "--init-from", str(root)])
     tuned = checkpoint.load(wavenet_run / "checkpoint.pt")
     assert tuned is not None and tuned["config"]["wavenet"]["excitation"] == 2
+    assert tuned["step"] == 3  # --max-steps, not the clock, ended it
     for k, v in shipped_emotion.state_dict().items():  # frozen: the shipped encoder, unchanged
         assert torch.equal(tuned["emotion"][k], v)
     assert tuned["wavenet"]["cond_excitation.weight"].abs().sum() > 0  # it trained the new input

@@ -11,7 +11,7 @@ import torch
 
 from ml.synth import checkpoint
 from ml.synth.corpus import load_cats
-from ml.synth.train_wavenet import MelBank, main, wave_batch
+from ml.synth.train_wavenet import MelBank, learning_rate, main, wave_batch
 
 
 def test_short_run_saves_a_resumable_checkpoint_with_its_config(
@@ -49,3 +49,15 @@ def test_crop_must_be_whole_hops(shared_dir: Path, tmp_path: Path) -> None:
         wave_batch(
             corpus, MelBank(corpus), corpus.indices("val"), np.random.default_rng(0), 1, 1000
         )
+
+
+def test_learning_rate_warms_up_then_follows_the_cosine_to_its_floor() -> None:
+    assert learning_rate(1e-3, None, 0, step=0, fraction=0.5) == 1e-3  # flat, as before
+    assert learning_rate(1e-3, 1e-4, 0, step=0, fraction=0.0) == pytest.approx(1e-3)
+    assert learning_rate(1e-3, 1e-4, 0, step=9, fraction=0.5) == pytest.approx(5.5e-4)
+    assert learning_rate(1e-3, 1e-4, 0, step=9, fraction=1.0) == pytest.approx(1e-4)
+    assert learning_rate(1e-3, 1e-4, 0, step=9, fraction=1.7) == pytest.approx(1e-4)
+    # Warm-up: linear from 1/warmup of the scheduled rate, full from step `warmup` on.
+    ramp = [learning_rate(1e-3, None, 4, step=s, fraction=0.0) for s in range(6)]
+    assert ramp == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    assert learning_rate(1e-3, 1e-4, 10, step=4, fraction=0.5) == pytest.approx(5.5e-4 * 0.5)
