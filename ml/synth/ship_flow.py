@@ -38,28 +38,12 @@ from ml.synth.ship import (
 )
 
 
-def _wavenet_part(
-    wavenet_run: Path | None, out_root: Path, emotion_id: str
-) -> tuple[dict[str, torch.Tensor], dict[str, Any], str]:
-    """(WaveNet tensors, its config, a training sentence): from the run, else as shipped."""
-    if wavenet_run is None:
-        folder = out_root / WAVENET_DIR
-        state = load_file(str(folder / WEIGHTS_FILE))
-        config = json.loads((folder / "config.json").read_text())
-        return (
-            prefixed(state, "wavenet."),
-            config["wavenet"],
-            "The WaveNet is the one shipped before, unchanged.",
-        )
-    state = checkpoint.load(wavenet_run / "checkpoint.pt")
-    if state is None:
-        raise FileNotFoundError(f"no checkpoint.pt in {wavenet_run}")
-    args = json.loads((wavenet_run / "config.json").read_text())["args"]
+def _stage_sentence(run: Path, state: dict[str, Any], emotion_id: str, first: bool) -> str:
+    """How one fine-tuning run trained the WaveNet, for the card."""
+    args = json.loads((run / "config.json").read_text())["args"]
     if "emotion" not in str(args.get("freeze", "")):
-        raise ValueError(
-            f"{wavenet_run} trained the emotion encoder: it no longer fits {emotion_id}"
-        )
-    val = _last(_history(wavenet_run), "val_wavenet_ce")
+        raise ValueError(f"{run} trained the emotion encoder: it no longer fits {emotion_id}")
+    val = _last(_history(run), "val_wavenet_ce")
     device = str(args.get("device", "cpu"))
     where = (
         "one GPU (bfloat16 autocast)"
@@ -71,16 +55,45 @@ def _wavenet_part(
         schedule += f" cosine-decayed to {args['lr_floor']}"
     if args.get("warmup"):
         schedule += f" after a {args['warmup']}-step warm-up"
-    sentence = (
-        f"The WaveNet was fine-tuned from the one shipped before (`python -m "
-        f"ml.synth.train_wavenet --init-from {args['init_from']} --freeze {args['freeze']}`, "
-        f"WaveNet overrides {json.dumps(args['wavenet'])}): {state['step']} steps of "
-        f"{args['wave_batch']} x {args['wave_crop'] / 16000:g} s crops, "
-        f"{state['seconds'] / 60:.1f} minutes on {where}, {schedule}. "
-        f"Last validation cross-entropy {val.get('val_wavenet_ce', float('nan')):.3f} "
-        "nats/sample (uniform = 5.545)."
+    opening = (
+        "The WaveNet was fine-tuned from the one shipped before"
+        if first
+        else "It was then trained further from those weights (put in the weights folder given)"
     )
-    return state["wavenet"], state["config"]["wavenet"], sentence
+    return (
+        f"{opening} (`python -m ml.synth.train_wavenet --init-from {args['init_from']} "
+        f"--freeze {args['freeze']}`, WaveNet overrides {json.dumps(args['wavenet'])}): "
+        f"{state['step']} steps of {args['wave_batch']} x {args['wave_crop'] / 16000:g} s "
+        f"crops, {state['seconds'] / 60:.1f} minutes on {where}, {schedule}. Last validation "
+        f"cross-entropy {val.get('val_wavenet_ce', float('nan')):.3f} nats/sample "
+        "(uniform = 5.545)."
+    )
+
+
+def _wavenet_part(
+    wavenet_runs: list[Path], out_root: Path, emotion_id: str
+) -> tuple[dict[str, torch.Tensor], dict[str, Any], str]:
+    """(WaveNet tensors, its config, how it was trained): from the last of the runs, each a stage
+    fine-tuned from the one before (the first from the shipped WaveNet); no runs, as shipped."""
+    if not wavenet_runs:
+        folder = out_root / WAVENET_DIR
+        state = load_file(str(folder / WEIGHTS_FILE))
+        config = json.loads((folder / "config.json").read_text())
+        return (
+            prefixed(state, "wavenet."),
+            config["wavenet"],
+            "The WaveNet is the one shipped before, unchanged.",
+        )
+    sentences, configs = [], []
+    for n, run in enumerate(wavenet_runs):
+        state = checkpoint.load(run / "checkpoint.pt")
+        if state is None:
+            raise FileNotFoundError(f"no checkpoint.pt in {run}")
+        configs.append(state["config"]["wavenet"])
+        sentences.append(_stage_sentence(run, state, emotion_id, first=n == 0))
+    if any(c != configs[-1] for c in configs):
+        raise ValueError("later stages must keep the WaveNet's config: they train its weights on")
+    return state["wavenet"], configs[-1], " ".join(sentences)
 
 
 PRIOR_PARAGRAPH = "The prior: `python -m ml.synth.train_flow_prior`"
@@ -134,7 +147,7 @@ loss (val groups, fixed noise) {val.get("val_flow_loss", float("nan")):.3f}."""
 
 def ship_flow(
     flow_run: Path | None,
-    wavenet_run: Path | None,
+    wavenet_runs: list[Path],
     out_root: Path,
     eval_report: dict[str, Any],
     bench_report: dict[str, Any],
@@ -143,11 +156,11 @@ def ship_flow(
 ) -> str:
     """Write the weights, config and card; returns the new model id.
 
-    ``flow_run`` None keeps the shipped flow prior; ``wavenet_run`` None keeps the shipped WaveNet.
+    ``flow_run`` None keeps the shipped flow prior; no ``wavenet_runs`` keeps the shipped WaveNet.
     """
     emotion_id = sha256_file(out_root / EMOTION_DIR / WEIGHTS_FILE)
     prior, flow_config, prior_paragraph = _prior_part(flow_run, out_root, emotion_id)
-    wavenet, wavenet_config, wavenet_sentence = _wavenet_part(wavenet_run, out_root, emotion_id)
+    wavenet, wavenet_config, wavenet_sentence = _wavenet_part(wavenet_runs, out_root, emotion_id)
     combined = {f"wavenet.{k}": v for k, v in wavenet.items()}
     combined |= {f"prior.{k}": v for k, v in prior.items()}
     model_id = _save(
@@ -233,7 +246,14 @@ observed emotions. Non-commercial data (see above).
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flow-run", type=Path, default=None, help="default: keep the shipped")
-    parser.add_argument("--wavenet-run", type=Path, default=None, help="default: keep the shipped")
+    parser.add_argument(
+        "--wavenet-run",
+        type=Path,
+        action="append",
+        default=[],
+        help="a WaveNet fine-tuning run; again for each later stage, in order (the weights are "
+        "the last's); default: keep the shipped",
+    )
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--eval", type=Path, default=None, help="miao eval synth --json output")
     parser.add_argument("--bench", type=Path, default=None, help="miao bench synth --json output")

@@ -162,7 +162,7 @@ def test_trained_against_the_shipped_encoder_and_shipped_with_an_excited_wavenet
     assert tuned["wavenet"]["cond_excitation.weight"].abs().sum() > 0  # it trained the new input
 
     sampling = {"contour_guidance": 2.0, "contour_temperature": 1.0, "contour_steps": 3.0}
-    model_id = ship_flow(flow_run, wavenet_run, root, {}, {}, sampling, "test note")
+    model_id = ship_flow(flow_run, [wavenet_run], root, {}, {}, sampling, "test note")
     assert model_id == sha256_file(root / "wavenet" / WEIGHTS_FILE)
     card = (root / "wavenet" / "MODEL_CARD.md").read_text()
     assert model_id in card and "test note" in card and "Not measured" in card

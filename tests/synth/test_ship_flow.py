@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -33,40 +34,71 @@ def test_nothing_new_reproduces_the_shipped_weights_and_keeps_the_prior_paragrap
 ) -> None:
     sampling = _copy_shipped(tmp_path)
     shipped_card = (WEIGHTS_DIR / "wavenet" / "MODEL_CARD.md").read_text()
-    model_id = ship_flow(None, None, tmp_path, {}, {}, sampling)
+    model_id = ship_flow(None, [], tmp_path, {}, {}, sampling)
     assert model_id == sha256_file(WEIGHTS_DIR / "wavenet" / WEIGHTS_FILE)
     card = (tmp_path / "wavenet" / "MODEL_CARD.md").read_text()
     assert _prior_paragraph(card) == _prior_paragraph(shipped_card)
     assert "The WaveNet is the one shipped before, unchanged." in card
 
 
-def test_a_gpu_fine_tuned_wavenet_ships_beside_the_kept_prior(tmp_path: Path) -> None:
+def _run(
+    folder: Path, wavenet: dict[str, torch.Tensor], config: dict[str, Any], **args: Any
+) -> Path:
+    """A fine-tuning run's files as ``train_wavenet`` leaves them (the checkpoint slimmed)."""
+    checkpoint.save(folder / "checkpoint.pt", {
+        "wavenet": wavenet, "config": {"wavenet": config}, "step": args.pop("step"),
+        "seconds": args.pop("seconds"),
+    })  # fmt: skip
+    defaults = {"init_from": "ml/weights", "freeze": "prior,emotion", "wavenet": {},
+                "wave_batch": 32, "wave_crop": 8000, "threads": 4, "device": "cuda"}  # fmt: skip
+    (folder / "config.json").write_text(json.dumps({"args": defaults | args}))
+    val = args.get("val", 3.2)
+    (folder / "history.jsonl").write_text(json.dumps({"step": 1, "val_wavenet_ce": val}) + "\n")
+    return folder
+
+
+def test_gpu_fine_tuned_stages_ship_beside_the_kept_prior(tmp_path: Path) -> None:
     sampling = _copy_shipped(tmp_path)
     shipped = load_file(str(tmp_path / "wavenet" / WEIGHTS_FILE))
-    wavenet = {k: v + 0.01 for k, v in prefixed(shipped, "wavenet.").items()}
-    config = json.loads((tmp_path / "wavenet" / "config.json").read_text())
-    run = tmp_path / "run"
-    checkpoint.save(run / "checkpoint.pt", {
-        "wavenet": wavenet, "config": {"wavenet": config["wavenet"]}, "step": 3746,
-        "seconds": 450.0,
-    })  # fmt: skip
-    args = {"init_from": "ml/weights", "freeze": "prior,emotion", "wavenet": {}, "wave_batch": 32,
-            "wave_crop": 8000, "threads": 4, "lr": 5e-4, "lr_floor": 5e-5, "warmup": 300,
-            "device": "cuda"}  # fmt: skip
-    (run / "config.json").write_text(json.dumps({"args": args}))
-    (run / "history.jsonl").write_text(json.dumps({"step": 3746, "val_wavenet_ce": 3.2}) + "\n")
+    config = json.loads((tmp_path / "wavenet" / "config.json").read_text())["wavenet"]
+    first = {k: v + 0.01 for k, v in prefixed(shipped, "wavenet.").items()}
+    last = {k: v + 0.02 for k, v in first.items()}
+    stage1 = _run(tmp_path / "s1", first, config, step=3746, seconds=450.0, lr=1e-3,
+                  lr_floor=1e-4, warmup=300, val=3.175)  # fmt: skip
+    stage2 = _run(tmp_path / "s2", last, config, step=2607, seconds=222.0, lr=1e-3,
+                  lr_floor=1e-4, warmup=100, val=3.143)  # fmt: skip
 
-    model_id = ship_flow(None, run, tmp_path, {}, {}, sampling)
+    model_id = ship_flow(None, [stage1, stage2], tmp_path, {}, {}, sampling)
     state = load_file(str(tmp_path / "wavenet" / WEIGHTS_FILE))
     for key, value in prefixed(shipped, "prior.").items():
         assert torch.equal(state[f"prior.{key}"], value)  # the prior, as shipped
-    for key, value in wavenet.items():
-        assert torch.equal(state[f"wavenet.{key}"], value)  # the WaveNet, from the run
+    for key, value in last.items():
+        assert torch.equal(state[f"wavenet.{key}"], value)  # the WaveNet, from the last stage
     assert model_id == sha256_file(tmp_path / "wavenet" / WEIGHTS_FILE)
-    card = (tmp_path / "wavenet" / "MODEL_CARD.md").read_text()
-    assert "3746 steps of 32 x 0.5 s crops, 7.5 minutes on one GPU (bfloat16 autocast)" in card
-    assert "lr 0.0005 cosine-decayed to 5e-05 after a 300-step warm-up" in card
-    assert "validation cross-entropy 3.200" in card
+    card = " ".join((tmp_path / "wavenet" / "MODEL_CARD.md").read_text().split())
+    assert (
+        "The WaveNet was fine-tuned from the one shipped before (`python -m "
+        "ml.synth.train_wavenet --init-from ml/weights --freeze prior,emotion`, WaveNet "
+        "overrides {}): 3746 steps of 32 x 0.5 s crops, 7.5 minutes on one GPU (bfloat16 "
+        "autocast), lr 0.001 cosine-decayed to 0.0001 after a 300-step warm-up. Last "
+        "validation cross-entropy 3.175" in card
+    )
+    assert "It was then trained further from those weights" in card
+    assert "2607 steps" in card and "3.7 minutes" in card and "3.143" in card
+
+
+def test_a_later_stage_with_another_config_is_refused(tmp_path: Path) -> None:
+    sampling = _copy_shipped(tmp_path)
+    shipped = load_file(str(tmp_path / "wavenet" / WEIGHTS_FILE))
+    config = json.loads((tmp_path / "wavenet" / "config.json").read_text())["wavenet"]
+    wavenet = prefixed(shipped, "wavenet.")
+    stage1 = _run(tmp_path / "s1", wavenet, config, step=1, seconds=1.0, lr=1e-3)
+    stage2 = _run(tmp_path / "s2", wavenet, config | {"excitation": 4}, step=1, seconds=1.0,
+                  lr=1e-3)  # fmt: skip
+    before = sha256_file(tmp_path / "wavenet" / WEIGHTS_FILE)
+    with pytest.raises(ValueError, match="later stages must keep"):
+        ship_flow(None, [stage1, stage2], tmp_path, {}, {}, sampling)
+    assert sha256_file(tmp_path / "wavenet" / WEIGHTS_FILE) == before
 
 
 def test_a_card_without_the_prior_paragraph_is_refused_before_anything_is_written(
@@ -77,5 +109,5 @@ def test_a_card_without_the_prior_paragraph_is_refused_before_anything_is_writte
     card.write_text(card.read_text().replace(PRIOR_PARAGRAPH, "The prior was trained"))
     before = sha256_file(tmp_path / "wavenet" / WEIGHTS_FILE)
     with pytest.raises(ValueError, match="no paragraph on the prior"):
-        ship_flow(None, None, tmp_path, {}, {}, sampling)
+        ship_flow(None, [], tmp_path, {}, {}, sampling)
     assert sha256_file(tmp_path / "wavenet" / WEIGHTS_FILE) == before
