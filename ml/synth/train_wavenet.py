@@ -168,6 +168,12 @@ def shipped_start(
     folder = root / "wavenet"
     config = json.loads((folder / "config.json").read_text())
     state = load_file(str(folder / WEIGHTS_FILE))
+    shipped_channels = int(config["wavenet"].get("excitation", 0))
+    if shipped_channels and overrides.get("excitation", shipped_channels) != shipped_channels:
+        raise ValueError(
+            f"{folder}: the shipped WaveNet has {shipped_channels} excitation channels; "
+            "fine-tuning keeps them"
+        )
     wavenet = WaveNet(WaveNetConfig.from_dict({**config["wavenet"], **overrides}))
     missing, unexpected = wavenet.load_state_dict(
         prefixed(state, "wavenet."),
@@ -263,7 +269,10 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     if args.init_from is not None:
-        wavenet, prior, emotion = shipped_start(args.init_from, args.wavenet)
+        try:
+            wavenet, prior, emotion = shipped_start(args.init_from, args.wavenet)
+        except ValueError as exc:
+            parser.error(str(exc))
         wcfg, pcfg = wavenet.config, prior.config
     else:
         wcfg, pcfg = WaveNetConfig(**args.wavenet), PriorConfig(**args.prior)

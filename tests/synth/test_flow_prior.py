@@ -147,7 +147,7 @@ def test_trained_against_the_shipped_encoder_and_shipped_with_an_excited_wavenet
     train_wavenet([
         "--run", str(wavenet_run), "--cache", str(cache), "--minutes", "5", "--max-steps", "3",
         "--wave-batch", "2", "--wave-crop", "1600", "--init-from", str(root),
-        "--wavenet", '{"excitation": 2}', "--freeze", "prior,emotion", "--save-every", "600",
+        "--wavenet", '{"excitation": 4}', "--freeze", "prior,emotion", "--save-every", "600",
     ])  # fmt: skip
     # The shipped prior is a flow prior: the WaveNet command carries it, frozen, and refuses
     # to train it (it has its own command).
@@ -155,11 +155,16 @@ def test_trained_against_the_shipped_encoder_and_shipped_with_an_excited_wavenet
     with pytest.raises(SystemExit):
         train_wavenet(["--run", str(tmp_path / "x"), "--init-from", str(root)])
     tuned = checkpoint.load(wavenet_run / "checkpoint.pt")
-    assert tuned is not None and tuned["config"]["wavenet"]["excitation"] == 2
+    assert tuned is not None and tuned["config"]["wavenet"]["excitation"] == 4
     assert tuned["step"] == 3  # --max-steps, not the clock, ended it
     for k, v in shipped_emotion.state_dict().items():  # frozen: the shipped encoder, unchanged
         assert torch.equal(tuned["emotion"][k], v)
-    assert tuned["wavenet"]["cond_excitation.weight"].abs().sum() > 0  # it trained the new input
+    # The excitation input trained on: from the shipped weights, or from zeros where the shipped
+    # WaveNet has none.
+    before = load_file(str(root / "wavenet" / WEIGHTS_FILE)).get(
+        "wavenet.cond_excitation.weight", torch.zeros(1536, 4)
+    )
+    assert not torch.equal(tuned["wavenet"]["cond_excitation.weight"], before)
 
     sampling = {"contour_guidance": 2.0, "contour_temperature": 1.0, "contour_steps": 3.0}
     model_id = ship_flow(flow_run, [wavenet_run], root, {}, {}, sampling, "test note")
@@ -167,10 +172,17 @@ def test_trained_against_the_shipped_encoder_and_shipped_with_an_excited_wavenet
     card = (root / "wavenet" / "MODEL_CARD.md").read_text()
     assert model_id in card and "test note" in card and "Not measured" in card
     synth = MeowSynthesiser(root)
-    assert isinstance(synth.prior, FlowPrior) and synth.wavenet.config.excitation == 2
+    assert isinstance(synth.prior, FlowPrior) and synth.wavenet.config.excitation == 4
     assert synth.contour_steps == 3
     result = synth.synthesize("sleepy", 0.1, seed=1)
     assert result.model_id == model_id and np.isfinite(result.wave).all()
+    # Fine-tuning what was just shipped keeps its excitation channels.
+    with pytest.raises(SystemExit) as exit_info:
+        train_wavenet([
+            "--run", str(tmp_path / "y"), "--init-from", str(root), "--freeze", "prior,emotion",
+            "--wavenet", '{"excitation": 2}',
+        ])  # fmt: skip
+    assert exit_info.value.code == 2 and not (tmp_path / "y").exists()
 
 
 def test_train_wavenet_rejects_unknown_parts_to_freeze(tmp_path: Path) -> None:

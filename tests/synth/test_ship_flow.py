@@ -93,7 +93,7 @@ def test_a_later_stage_with_another_config_is_refused(tmp_path: Path) -> None:
     config = json.loads((tmp_path / "wavenet" / "config.json").read_text())["wavenet"]
     wavenet = prefixed(shipped, "wavenet.")
     stage1 = _run(tmp_path / "s1", wavenet, config, step=1, seconds=1.0, lr=1e-3)
-    stage2 = _run(tmp_path / "s2", wavenet, config | {"excitation": 4}, step=1, seconds=1.0,
+    stage2 = _run(tmp_path / "s2", wavenet, config | {"skip": config["skip"] * 2}, step=1, seconds=1.0,
                   lr=1e-3)  # fmt: skip
     before = sha256_file(tmp_path / "wavenet" / WEIGHTS_FILE)
     with pytest.raises(ValueError, match="later stages must keep"):
