@@ -58,11 +58,11 @@ def _stage_sentence(run: Path, state: dict[str, Any], emotion_id: str, first: bo
     opening = (
         "The WaveNet was fine-tuned from the one shipped before"
         if first
-        else "It was then trained further from those weights (put in the weights folder given)"
+        else "It was then trained further, with those weights in the folder `--init-from` names"
     )
     return (
-        f"{opening} (`python -m ml.synth.train_wavenet --init-from {args['init_from']} "
-        f"--freeze {args['freeze']}`, WaveNet overrides {json.dumps(args['wavenet'])}): "
+        f"{opening}: `python -m ml.synth.train_wavenet --init-from {args['init_from']} "
+        f"--freeze {args['freeze']}` (WaveNet overrides {json.dumps(args['wavenet'])}), "
         f"{state['step']} steps of {args['wave_batch']} x {args['wave_crop'] / 16000:g} s "
         f"crops, {state['seconds'] / 60:.1f} minutes on {where}, {schedule}. Last validation "
         f"cross-entropy {val.get('val_wavenet_ce', float('nan')):.3f} nats/sample "
@@ -236,9 +236,10 @@ Small by design (it must run in real time on 2 CPU cores) and trained for minute
 `cat_share` with its controls**: the `source` labeller learnt naya's recording channel as well
 as its cats, and calls noise-like contours with naya's spectral colour cat; YAMNet, an
 independent judge, is far stricter (figures above). Listen before you trust a number: the
-contours are blurrier and less harmonic than real calls, and the WaveNet renders much of what
-harmonic structure there is as shaped noise. Moods are the naya authors' situation labels, not
-observed emotions. Non-commercial data (see above).
+contours are blurrier and less harmonic than real calls, and the WaveNet still renders part of
+what harmonic structure there is as noise (the controls above compare real clips with their own
+log-mels through it). Moods are the naya authors' situation labels, not observed emotions.
+Non-commercial data (see above).
 """)
     return model_id
 

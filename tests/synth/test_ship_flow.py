@@ -77,13 +77,13 @@ def test_gpu_fine_tuned_stages_ship_beside_the_kept_prior(tmp_path: Path) -> Non
     assert model_id == sha256_file(tmp_path / "wavenet" / WEIGHTS_FILE)
     card = " ".join((tmp_path / "wavenet" / "MODEL_CARD.md").read_text().split())
     assert (
-        "The WaveNet was fine-tuned from the one shipped before (`python -m "
-        "ml.synth.train_wavenet --init-from ml/weights --freeze prior,emotion`, WaveNet "
-        "overrides {}): 3746 steps of 32 x 0.5 s crops, 7.5 minutes on one GPU (bfloat16 "
+        "The WaveNet was fine-tuned from the one shipped before: `python -m "
+        "ml.synth.train_wavenet --init-from ml/weights --freeze prior,emotion` (WaveNet "
+        "overrides {}), 3746 steps of 32 x 0.5 s crops, 7.5 minutes on one GPU (bfloat16 "
         "autocast), lr 0.001 cosine-decayed to 0.0001 after a 300-step warm-up. Last "
         "validation cross-entropy 3.175" in card
     )
-    assert "It was then trained further from those weights" in card
+    assert "It was then trained further, with those weights in the folder" in card
     assert "2607 steps" in card and "3.7 minutes" in card and "3.143" in card
 
 
