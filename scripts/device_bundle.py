@@ -26,9 +26,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from ml.data import data_dir, manifest_clips
-from ml.synth.corpus import _build, _cached, cat_split_parts, load_cats
+from ml.synth.corpus import cache_cats, cat_split_parts
 from ml.synth.train_wavenet import CROP_PARTS
-from ml.tasks import NAYA_LABELS
 
 WHEEL_NAMES = ("soundfile", "soxr", "cffi", "pycparser")
 """What ``ml.audio`` imports that the GPU image lacks, at the versions installed here."""
@@ -72,12 +71,7 @@ def decode_present(cache: Path) -> int:
     missing = [str(c.path) for c, part in kept if part == "train" and not c.path.is_file()]
     if missing:
         raise FileNotFoundError(f"{len(missing)} train clips missing, e.g. {missing[0]}")
-    name = f"synth-naya-{'-'.join(sorted(CROP_PARTS))}.npz"
-    _cached(cache / name, lambda: _build(
-        [c for c, _ in kept], [NAYA_LABELS.index(c.label) for c, _ in kept],
-        [part for _, part in kept], progress=True,
-    ))  # fmt: skip
-    corpus = load_cats(cache, parts=CROP_PARTS)  # the reader training uses, as a check
+    corpus = cache_cats(cache, kept, CROP_PARTS, progress=True)
     return len(corpus.indices("val"))
 
 

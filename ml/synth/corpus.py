@@ -95,16 +95,40 @@ def load_cats(
     ``parts`` keeps only those parts of the split (the split itself is always made over the
     whole manifest), so training can run where the test clips' audio is absent.
     """
-    name = "synth-naya.npz" if parts is None else f"synth-naya-{'-'.join(sorted(parts))}.npz"
 
     def build() -> Corpus:
         clips = manifest_clips("naya")
         split = cat_split_parts(clips)
-        kept = [n for n, part in enumerate(split) if parts is None or part in parts]
-        labels = [NAYA_LABELS.index(clips[n].label) for n in kept]
-        return _build([clips[n] for n in kept], labels, [split[n] for n in kept], progress)
+        kept = [(clip, part) for clip, part in zip(clips, split, strict=True)
+                if parts is None or part in parts]  # fmt: skip
+        return _build_cats(kept, progress)
 
-    return _cached(cache_dir / name, build)
+    return _cached(_cats_cache(cache_dir, parts), build)
+
+
+def cache_cats(
+    cache_dir: Path,
+    kept: list[tuple[Clip, str]],
+    parts: tuple[str, ...] | None,
+    progress: bool = False,
+) -> Corpus:
+    """The cache :func:`load_cats` reads for ``parts``, built from ``kept`` (clip, part) if absent.
+
+    :func:`load_cats` keeps every clip of those parts; a machine that holds only some of them
+    (``scripts/device_bundle.py``) builds the same cache from what it has.
+    """
+    return _cached(_cats_cache(cache_dir, parts), lambda: _build_cats(kept, progress))
+
+
+def _cats_cache(cache_dir: Path, parts: tuple[str, ...] | None) -> Path:
+    return cache_dir / (
+        "synth-naya.npz" if parts is None else f"synth-naya-{'-'.join(sorted(parts))}.npz"
+    )
+
+
+def _build_cats(kept: list[tuple[Clip, str]], progress: bool) -> Corpus:
+    labels = [NAYA_LABELS.index(clip.label) for clip, _ in kept]
+    return _build([c for c, _ in kept], labels, [part for _, part in kept], progress)
 
 
 def load_voices(cache_dir: Path, progress: bool = False) -> Corpus:
