@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, sha256_file
 from ml.synth import checkpoint
 from ml.synth.flow_prior import DEFAULT_STEPS, FlowPriorConfig
-from ml.synth.pipeline import EMOTION_DIR, WAVENET_DIR, prefixed
+from ml.synth.pipeline import EMOTION_DIR, WAVENET_DIR, prefixed, shipped_sampling
 from ml.synth.ship import (
     DATA_NOTE,
     _history,
@@ -258,25 +258,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--eval", type=Path, default=None, help="miao eval synth --json output")
     parser.add_argument("--bench", type=Path, default=None, help="miao bench synth --json output")
-    parser.add_argument("--contour-guidance", type=float, default=2.0)
-    parser.add_argument("--contour-temperature", type=float, default=1.0)
-    parser.add_argument("--contour-steps", type=int, default=DEFAULT_STEPS)
+    kept = "default: as shipped when the prior is kept, else %s"
+    parser.add_argument("--contour-guidance", type=float, default=None, help=kept % 2.0)
+    parser.add_argument("--contour-temperature", type=float, default=None, help=kept % 1.0)
+    parser.add_argument("--contour-steps", type=int, default=None, help=kept % DEFAULT_STEPS)
     parser.add_argument("--selection-note", default="", help="how the settings were chosen")
     args = parser.parse_args(argv)
-    model_id = ship_flow(
-        args.flow_run,
-        args.wavenet_run,
-        args.out,
-        json.loads(args.eval.read_text()) if args.eval else {},
-        json.loads(args.bench.read_text()) if args.bench else {},
-        {
-            "contour_guidance": args.contour_guidance,
-            "contour_temperature": args.contour_temperature,
-            "contour_steps": float(args.contour_steps),
-        },
-        args.selection_note,
-    )
+    try:
+        sampling = _sampling(args)
+        model_id = ship_flow(
+            args.flow_run,
+            args.wavenet_run,
+            args.out,
+            json.loads(args.eval.read_text()) if args.eval else {},
+            json.loads(args.bench.read_text()) if args.bench else {},
+            sampling,
+            args.selection_note,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(str(exc))
     print(f"wavenet: {model_id}")
+
+
+def _sampling(args: argparse.Namespace) -> dict[str, float]:
+    """The sampling settings to ship: those given, the rest as shipped when the prior is kept
+    (a re-ship must not quietly resample), else the flow prior's defaults."""
+    if args.flow_run is None:
+        folder = args.out / WAVENET_DIR
+        base = shipped_sampling(folder, json.loads((folder / "config.json").read_text()))
+    else:
+        base = {"contour_guidance": 2.0, "contour_temperature": 1.0,
+                "contour_steps": float(DEFAULT_STEPS)}  # fmt: skip
+    given = {
+        "contour_guidance": args.contour_guidance,
+        "contour_temperature": args.contour_temperature,
+        "contour_steps": None if args.contour_steps is None else float(args.contour_steps),
+    }
+    return {k: float(v if v is not None else base[k]) for k, v in given.items()}
 
 
 if __name__ == "__main__":

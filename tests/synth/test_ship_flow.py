@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from ml.registry import WEIGHTS_DIR, WEIGHTS_FILE, sha256_file
 from ml.synth import checkpoint
 from ml.synth.pipeline import prefixed, shipped_sampling
-from ml.synth.ship_flow import PRIOR_PARAGRAPH, ship_flow
+from ml.synth.ship_flow import PRIOR_PARAGRAPH, main, ship_flow
 
 
 def _copy_shipped(root: Path) -> dict[str, float]:
@@ -111,3 +111,20 @@ def test_a_card_without_the_prior_paragraph_is_refused_before_anything_is_writte
     with pytest.raises(ValueError, match="no paragraph on the prior"):
         ship_flow(None, [], tmp_path, {}, {}, sampling)
     assert sha256_file(tmp_path / "wavenet" / WEIGHTS_FILE) == before
+
+
+def test_the_command_keeps_the_shipped_sampling_unless_told_and_refuses_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sampling = _copy_shipped(tmp_path)
+    main(["--out", str(tmp_path)])  # nothing new, no sampling given: the same model
+    assert sha256_file(tmp_path / "wavenet" / WEIGHTS_FILE) == sha256_file(
+        WEIGHTS_DIR / "wavenet" / WEIGHTS_FILE
+    )
+    main(["--out", str(tmp_path), "--contour-guidance", str(sampling["contour_guidance"] + 1)])
+    config = json.loads((tmp_path / "wavenet" / "config.json").read_text())
+    assert config["sampling"] == sampling | {"contour_guidance": sampling["contour_guidance"] + 1}
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--out", str(tmp_path), "--wavenet-run", str(tmp_path / "absent")])
+    assert exit_info.value.code == 2
+    assert "no checkpoint.pt" in capsys.readouterr().err
