@@ -11,18 +11,26 @@
 #   MODE=continue the WaveNet in ml/weights trained further (put a candidate there first),
 #                 frozen as in finetune: cont-a (lr 5e-4) and cont-b (lr 1e-3).
 # Each runs python -m ml.synth.train_wavenet for MINUTES. Every 30 s the checkpoints (without the
-# optimiser, and in finetune mode without the frozen parts, which ml/weights already holds),
+# optimiser, and outside scratch mode without the frozen parts, which ml/weights already holds),
 # histories, configs and logs go into one $OUT/runs.tar (the device returns at most 8 files), so a
 # run cut short still returns its last checkpoint.
 #   usage: OUT=/some/dir MINUTES=7 bash scripts/device_train_synth.sh
 #   dry run on a CPU (with the project's venv first on PATH): DEVICE=cpu WHEELS=0 MINUTES=0.3 …
+#   (also RUNS=/tmp/runs and CACHE=/tmp/cache; a run folder that exists is resumed, not restarted)
+# Exit status: 2 bad MODE or wheels that will not install, 3 the corpus could not be built,
+# else that of the last command.
 set -uo pipefail
+if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then sed -n '2,/^set -uo/p' "$0" | sed '$d' | cut -c3-; exit 0; fi
 : "${OUT:?set OUT to the folder that comes back}"
 MINUTES=${MINUTES:-7}
 DEVICE=${DEVICE:-cuda}
 MODE=${MODE:-finetune}
 RUNS=${RUNS:-/tmp/runs}
 CACHE=${CACHE:-/tmp/cache}
+case $MODE in
+  scratch | finetune | continue) ;;
+  *) echo "MODE must be scratch, finetune or continue, not $MODE" >&2; exit 2 ;;
+esac
 if [ "${WHEELS:-1}" = 1 ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .device/whl/*.whl || exit 2
@@ -61,7 +69,6 @@ case $MODE in
     train cont-a "${common[@]}" --lr 5e-4 --lr-floor 5e-5 &
     train cont-b "${common[@]}" --lr 1e-3 --lr-floor 1e-4 &
     ;;
-  *) echo "MODE must be scratch, finetune or continue, not $MODE" >&2; exit 2 ;;
 esac
 
 copy_back() {
