@@ -96,6 +96,10 @@ def _wavenet_part(
     return state["wavenet"], configs[-1], " ".join(sentences)
 
 
+NEW_PRIOR_SAMPLING = {"contour_guidance": 2.0, "contour_temperature": 1.0,
+                      "contour_steps": float(DEFAULT_STEPS)}  # fmt: skip
+"""Sampling a newly trained flow prior ships with unless told otherwise (a kept one keeps its own)."""
+
 PRIOR_PARAGRAPH = "The prior: `python -m ml.synth.train_flow_prior`"
 """How the card's paragraph on the prior's training begins (a kept prior keeps that paragraph)."""
 
@@ -258,10 +262,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--eval", type=Path, default=None, help="miao eval synth --json output")
     parser.add_argument("--bench", type=Path, default=None, help="miao bench synth --json output")
-    kept = "default: as shipped when the prior is kept, else %s"
-    parser.add_argument("--contour-guidance", type=float, default=None, help=kept % 2.0)
-    parser.add_argument("--contour-temperature", type=float, default=None, help=kept % 1.0)
-    parser.add_argument("--contour-steps", type=int, default=None, help=kept % DEFAULT_STEPS)
+    for name, kind in (("guidance", float), ("temperature", float), ("steps", int)):
+        default = kind(NEW_PRIOR_SAMPLING[f"contour_{name}"])
+        parser.add_argument(
+            f"--contour-{name}",
+            type=kind,
+            default=None,
+            help=f"default: as shipped when the prior is kept, else {default}",
+        )
     parser.add_argument("--selection-note", default="", help="how the settings were chosen")
     args = parser.parse_args(argv)
     try:
@@ -287,13 +295,8 @@ def _sampling(args: argparse.Namespace) -> dict[str, float]:
         folder = args.out / WAVENET_DIR
         base = shipped_sampling(folder, json.loads((folder / "config.json").read_text()))
     else:
-        base = {"contour_guidance": 2.0, "contour_temperature": 1.0,
-                "contour_steps": float(DEFAULT_STEPS)}  # fmt: skip
-    given = {
-        "contour_guidance": args.contour_guidance,
-        "contour_temperature": args.contour_temperature,
-        "contour_steps": None if args.contour_steps is None else float(args.contour_steps),
-    }
+        base = NEW_PRIOR_SAMPLING
+    given = {key: getattr(args, key) for key in NEW_PRIOR_SAMPLING}
     return {k: float(v if v is not None else base[k]) for k, v in given.items()}
 
 

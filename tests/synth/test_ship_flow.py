@@ -49,10 +49,10 @@ def _run(
         "wavenet": wavenet, "config": {"wavenet": config}, "step": args.pop("step"),
         "seconds": args.pop("seconds"),
     })  # fmt: skip
+    val = args.pop("val", 3.2)
     defaults = {"init_from": "ml/weights", "freeze": "prior,emotion", "wavenet": {},
                 "wave_batch": 32, "wave_crop": 8000, "threads": 4, "device": "cuda"}  # fmt: skip
     (folder / "config.json").write_text(json.dumps({"args": defaults | args}))
-    val = args.get("val", 3.2)
     (folder / "history.jsonl").write_text(json.dumps({"step": 1, "val_wavenet_ce": val}) + "\n")
     return folder
 
